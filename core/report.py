@@ -1,0 +1,86 @@
+"""What a comparison says, in numbers: one summary row per variant, and the tidy per-epoch
+table the charts draw. Standard library and pandas only: no TensorFlow."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from core.cache import Run
+
+
+def summary_row(label: str, run: Run, cached: bool) -> dict[str, Any]:
+    """The figures a user compares variants by. The gap is final validation data loss minus
+    final training data loss, both measured in inference mode, penalty excluded."""
+    last = run.history[-1]
+    val_losses = [r["val_loss"] for r in run.history if r["val_loss"] is not None]
+    val_accs = [r["val_accuracy"] for r in run.history if r.get("val_accuracy") is not None]
+    gap = (
+        last["val_loss"] - last["loss"]
+        if last["val_loss"] is not None and last["loss"] is not None
+        else None
+    )
+    return {
+        "variant": label,
+        "final val loss": last["val_loss"],
+        "best val loss": min(val_losses) if val_losses else None,
+        "final val acc": last.get("val_accuracy"),
+        "best val acc": max(val_accs) if val_accs else None,
+        "test loss": run.test.get("loss"),
+        "test acc": run.test.get("accuracy"),
+        "gap": gap,
+        "best epoch": run.best_epoch,
+        "params": run.params,
+        "s/epoch": statistics.median(r["seconds"] for r in run.history),
+        "source": "cached" if cached else "trained",
+    }
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table for the terminal."""
+    if not rows:
+        return "(no runs)"
+    columns = list(rows[0])
+    cells = [[_cell(row[c]) for c in columns] for row in rows]
+    numeric = [
+        all(isinstance(row[c], int | float) or row[c] is None for row in rows) for c in columns
+    ]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=True)
+        ).rstrip()
+
+    return "\n".join([line(columns)] + [line(r) for r in cells])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def tidy(labelled: Sequence[tuple[str, Run]]):
+    """One row per (variant, seed, epoch, split, metric): what Altair wants."""
+    import pandas as pd
+
+    rows = []
+    for label, run in labelled:
+        for r in run.history:
+            for split, prefix in (("train", ""), ("validation", "val_")):
+                for metric in ("loss", "accuracy"):
+                    value = r.get(prefix + metric)
+                    if value is not None:
+                        rows.append((label, run.spec.seed, r["epoch"], split, metric, value))
+            if r.get("penalty"):
+                rows.append((label, run.spec.seed, r["epoch"], "train", "L2 penalty", r["penalty"]))
+    return pd.DataFrame(rows, columns=["variant", "seed", "epoch", "split", "metric", "value"])
