@@ -35,7 +35,9 @@ def variant_specs(base: ExperimentSpec, variants, **strengths) -> list[tuple[str
             out.append((item, make_variant(base, item, **strengths)))
         else:
             label, overrides = item
-            out.append((label, replace(base, **overrides)))
+            spec = replace(base, **overrides)
+            spec.validate()
+            out.append((label, spec))
     return out
 
 

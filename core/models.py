@@ -52,7 +52,7 @@ VGG_DENSE = 512
 
 # (rotation as a fraction of a full turn, translation and zoom as fractions of the size).
 IMAGE_AUGMENT = {"light": (0.04, 0.10, 0.10), "strong": (0.08, 0.15, 0.20)}
-NOISE_AUGMENT = {"light": 0.1, "strong": 0.3}  # Gaussian noise on standardized features
+NOISE_AUGMENT = {"light": 0.3, "strong": 0.6}  # Gaussian noise on standardized features
 
 
 def check_compatible(spec: ExperimentSpec, info: DatasetInfo) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -50,6 +51,9 @@ class Cancelled(RuntimeError):
 
 
 _runtime_ready = False
+# Keras's seeding and clear_session() are process-global: one training at a time per process.
+# Parallel trainings belong in separate worker processes (the job engine).
+_one_at_a_time = threading.Lock()
 
 
 def tf_runtime():
@@ -135,38 +139,26 @@ def train_fused(
     """One compiled loop for specs that agree on spec.fusion_group()."""
     if len({s.fusion_group() for s in specs}) != 1:
         raise ValueError("fused specs must share dataset, train_size, batch_size and epochs")
+    with _one_at_a_time:
+        return _train_fused(specs, data, on_epoch, should_stop)
+
+
+def _train_fused(specs, data, on_epoch, should_stop) -> list[Run]:
     tf = tf_runtime()
     started = time.perf_counter()
     loop = _FusedLoop(tf, specs, data.with_train_size(specs[0].train_size))
-    epochs = specs[0].epochs
-    histories: list[list[dict]] = [[] for _ in specs]
-    done, chunk, compile_seconds = 0, 1, 0.0
-    while done < epochs:
-        if should_stop and should_stop():
-            raise Cancelled("training was cancelled")
-        chunk = min(chunk, epochs - done)
-        tick = time.perf_counter()
-        rows = loop.run(done, chunk)  # [chunk, branches, 7]
-        seconds = time.perf_counter() - tick
-        if done == 0:
-            compile_seconds = seconds
-        for e in range(chunk):
-            for k in range(len(specs)):
-                record = _record(done + e + 1, rows[e, k], seconds / chunk, data.info.task)
-                histories[k].append(record)
-                if on_epoch:
-                    on_epoch(k, record)
-        done += chunk
-        # Size the next chunk so progress arrives about every CHUNK_SECONDS.
-        per_epoch = max(seconds / chunk, 1e-4)
-        chunk = max(1, int(CHUNK_SECONDS / per_epoch))
-    test = loop.test()
+    try:
+        histories, first_call = _run_epochs(loop, specs, data.info.task, on_epoch, should_stop)
+        test = loop.test()
+        params = [int(m.count_params()) for m in loop.models]
+    finally:
+        loop.release()
     meta = {
         "device": device_name(),
         "versions": versions(),
         "fused_with": len(specs),
         "seconds": round(time.perf_counter() - started, 3),
-        "first_call_seconds": round(compile_seconds, 3),
+        "first_call_seconds": round(first_call, 3),
         "xla": loop.xla,
         "train_examples": loop.n,
         "created": time.time(),
@@ -182,12 +174,36 @@ def train_fused(
                 history=tuple(histories[k]),
                 test={"loss": _finite(test[k, 0]), "accuracy": _accuracy(test[k, 1], data)},
                 best_epoch=int(np.argmin(val)) + 1,
-                params=int(loop.models[k].count_params()),
+                params=params[k],
                 meta=meta,
             )
         )
-    loop.release()
     return runs
+
+
+def _run_epochs(loop, specs, task, on_epoch, should_stop) -> tuple[list[list[dict]], float]:
+    """All epochs, in chunks sized so progress arrives about every CHUNK_SECONDS; the first
+    chunk is one epoch, since it also pays for tracing the graph."""
+    epochs = specs[0].epochs
+    histories: list[list[dict]] = [[] for _ in specs]
+    done, chunk, first_call = 0, 1, 0.0
+    while done < epochs:
+        if should_stop and should_stop():
+            raise Cancelled("training was cancelled")
+        chunk = min(chunk, epochs - done)
+        tick = time.perf_counter()
+        rows = loop.run(done, chunk)  # [chunk, branches, 7]
+        seconds = time.perf_counter() - tick
+        first_call = first_call or seconds
+        for e in range(chunk):
+            for k in range(len(specs)):
+                record = _record(done + e + 1, rows[e, k], seconds / chunk, task)
+                histories[k].append(record)
+                if on_epoch:
+                    on_epoch(k, record)
+        done += chunk
+        chunk = max(1, int(CHUNK_SECONDS / max(seconds / chunk, 1e-4)))
+    return histories, first_call
 
 
 def _finite(value) -> float | None:

@@ -98,14 +98,21 @@ _BUNDLED = [
     ),
     (
         _info("wine", "Wine cultivars", "tabular", (13,), ["class_0", "class_1", "class_2"]),
-        dict(arch="mlp", capacity="large", epochs=150, batch_size=16),
+        dict(arch="mlp", capacity="large", epochs=60, batch_size=8, learning_rate=3e-4),
         "178 wines, 13 chemical measurements, 3 cultivars (scikit-learn).",
     ),
     (
         _info(
             "breast_cancer", "Breast cancer", "tabular", (30,), ["malignant", "benign"], "binary"
         ),
-        dict(arch="mlp", capacity="large", epochs=100, batch_size=16),
+        dict(
+            arch="mlp",
+            capacity="large",
+            epochs=30,
+            batch_size=16,
+            train_size=100,
+            learning_rate=3e-4,
+        ),
         "569 tumours, 30 features, malignant or benign (scikit-learn).",
     ),
     (

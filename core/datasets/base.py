@@ -81,6 +81,9 @@ def split(
     x_train, x_val, y_train, y_val = _split(x, y, val_fraction, raw.info.task)
     if raw.info.modality == "tabular":
         x_train, x_val, x_test = _standardize(x_train, x_val, x_test)
+    if raw.info.task == "regression":
+        # MSE then reads in units of the target's variance: 1.0 is "predict the mean".
+        y_train, y_val, y_test = _standardize(y_train, y_val, y_test)
     return Data(raw.info, fingerprint, x_train, y_train, x_val, y_val, x_test, y_test)
 
 
@@ -115,7 +118,7 @@ def _standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     # Statistics from the training split only: nothing leaks from validation or test.
     mean = train.mean(axis=0)
     std = train.std(axis=0)
-    std[std == 0] = 1.0
+    std = np.where(std == 0, 1.0, std)
     return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
 
 

@@ -140,7 +140,7 @@ def _features(features, filename: str) -> np.ndarray:
 
     for name in features.columns:
         column = features[name]
-        if column.dtype == object:
+        if not pd.api.types.is_numeric_dtype(column):
             numbers = pd.to_numeric(column, errors="coerce")
             bad = numbers.isna() & column.notna()
             if bad.any():

@@ -1,0 +1,161 @@
+"""The command line: its output, its JSON, and its errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from core.cli import main
+from tests.conftest import ROOT
+
+HISTORY_FIELDS = {"epoch", "loss", "val_loss", "penalty", "accuracy", "val_accuracy", "seconds"}
+
+
+def cli(*args, check_no_tensorflow=False):
+    """Run `python -m core ...` in a fresh process; optionally prove it never imported
+    TensorFlow or Keras."""
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['core', *{list(args)!r}]\n"
+        "try:\n    runpy.run_module('core', run_name='__main__')\n"
+        "except SystemExit as exit:\n    code = exit.code\n"
+        "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+        f"if {check_no_tensorflow} and heavy:\n"
+        "    print('IMPORTED', heavy, file=sys.stderr); code = 99\n"
+        "sys.exit(code)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        timeout=300,
+    )
+
+
+def test_run_writes_json_then_answers_from_the_cache_without_tensorflow(tmp_path, capsys):
+    out = tmp_path / "out.json"
+    args = [
+        "run",
+        "--dataset",
+        "digits",
+        "--variants",
+        "baseline,dropout,l2",
+        "--epochs",
+        "3",
+        "--json",
+        str(out),
+    ]
+    assert main(args) == 0  # trains, in this process
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split()[:2] == ["variant", "final"]
+    assert table.count("trained") == 3
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["variant"] for r in runs] == ["baseline", "dropout", "l2"]
+    for r in runs:
+        assert {"variant", "key", "spec", "params", "cached", "history", "test"} <= set(r)
+        assert r["cached"] is False and r["spec"]["epochs"] == 3
+        assert len(r["history"]) == 3 and set(r["history"][0]) >= HISTORY_FIELDS
+        assert {"loss", "accuracy"} <= set(r["test"])
+    assert runs[2]["history"][-1]["penalty"] > 0 and runs[0]["history"][-1]["penalty"] == 0
+
+    again = cli(*args, check_no_tensorflow=True)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("cached") == 3
+    cached = json.loads(out.read_text())["runs"]
+    assert all(r["cached"] for r in cached)
+    assert [r["history"] for r in cached] == [r["history"] for r in runs]
+
+
+def test_custom_toggles_describe_a_one_off_variant(tmp_path):
+    out = tmp_path / "custom.json"
+    assert (
+        main(
+            [
+                "run",
+                "--dataset",
+                "iris",
+                "--epochs",
+                "2",
+                "--l2",
+                "0.05",
+                "--batchnorm",
+                "--capacity",
+                "tiny",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["variant"] == "custom"
+    assert (run["spec"]["l2"], run["spec"]["batchnorm"], run["spec"]["capacity"]) == (
+        0.05,
+        True,
+        "tiny",
+    )
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["run", "--dataset", "nope"], "unknown dataset 'nope'"),
+        (["run", "--dataset", "cifar10"], "python -m core download cifar10"),
+        (["run", "--dataset", "iris", "--variants", "baseline,magic"], "unknown variant"),
+        (["run", "--dataset", "iris", "--dropout", "1.5"], "dropout must be"),
+        (["run", "--dataset", "iris", "--seeds", "1,x"], "--seeds takes whole numbers"),
+        (["precompute", "--preset", "nope"], "unknown preset"),
+        (["runs", "--delete", "0000"], "no cached run"),
+    ],
+)
+def test_errors_are_one_readable_line_and_exit_2(args, words):
+    result = cli(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and words in lines[0], result.stderr
+
+
+def test_a_malformed_csv_is_an_error_not_a_traceback(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    result = cli("run", "--dataset", str(bad))
+    assert result.returncode == 2 and "no label column" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_datasets_and_presets_list_availability(capsys):
+    assert main(["datasets"]) == 0
+    listing = capsys.readouterr().out
+    assert "mnist5k" in listing and "python -m core download cifar10" in listing
+    assert main(["presets"]) == 0
+    assert "mnist-capacity" in capsys.readouterr().out
+
+
+def test_precompute_fills_the_cache_and_runs_lists_and_deletes(monkeypatch, capsys):
+    import core.lessons as lessons
+
+    lesson = lessons.Lesson(
+        "tiny",
+        "tiny",
+        "iris",
+        "text",
+        ("baseline", "dropout"),
+        base=(("epochs", 2), ("capacity", "tiny")),
+    )
+    monkeypatch.setitem(lessons.LESSONS, "tiny", lesson)
+    assert main(["precompute", "--preset", "tiny", "--seeds", "0,1"]) == 0
+    assert capsys.readouterr().out.count("trained") == 4
+    assert main(["runs"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert len(listing) == 5
+    key = listing[1].split()[0]
+    assert main(["runs", "--delete", key]) == 0
+    assert capsys.readouterr().out.strip() == f"deleted {key}"
+    assert main(["runs"]) == 0
+    remaining = capsys.readouterr().out.splitlines()
+    assert len(remaining) == 4 and key not in "".join(remaining)

@@ -1,0 +1,138 @@
+"""The user's own data: CSV files and image folders."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import datasets
+from core.datasets import DatasetError
+
+SIGN_LABELS = [k for k in range(25) if k != 9]  # sign-language MNIST: no J (9)
+
+
+def sign_csv(path, rows_per_class=10):
+    rng = np.random.default_rng(0)
+    lines = ["label," + ",".join(f"pixel{i}" for i in range(1, 785))]
+    for label in SIGN_LABELS:
+        for _ in range(rows_per_class):
+            pixels = rng.integers(0, 256, 784)
+            pixels[0] = label  # the first pixel carries the label, to check alignment
+            lines.append(f"{label}," + ",".join(map(str, pixels)))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_sign_language_csv_loads_as_28x28_images_with_24_classes(tmp_path):
+    data = datasets.load(str(sign_csv(tmp_path / "sign_mnist_train.csv")))
+    info = data.info
+    assert (info.modality, info.input_shape, info.num_classes) == ("image", (28, 28, 1), 24)
+    assert info.class_names == tuple(str(k) for k in SIGN_LABELS)
+    assert data.x_train.dtype == np.uint8
+    for x, y in zip(data.x_train, data.y_train, strict=True):
+        assert int(x[0, 0, 0]) == SIGN_LABELS[y]  # labels stayed with their rows
+    assert sum(data.sizes().values()) == 240
+
+
+def test_labels_may_be_words_and_features_get_standardized(tmp_path):
+    path = tmp_path / "pets.csv"
+    rows = [f"{w},{h},{'cat' if w < 5 else 'dog'}" for w in range(10) for h in range(3)]
+    path.write_text("weight,height,Species\n" + "\n".join(rows))
+    data = datasets.load(str(path))
+    assert data.info.task == "binary" and data.info.class_names == ("cat", "dog")
+    assert data.info.modality == "tabular" and data.x_train.shape[1] == 2
+
+
+def test_a_bom_and_semicolons_are_understood(tmp_path):
+    path = tmp_path / "excel.csv"
+    rows = [f"{i % 3};{i};{i * 2}" for i in range(60)]
+    path.write_bytes(("\ufefflabel;a;b\n" + "\n".join(rows)).encode("utf-8"))
+    data = datasets.load(str(path))
+    assert data.info.num_classes == 3 and data.x_train.shape[1] == 2
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "empty"),
+        (b"label,a,b\n", "no data rows"),
+        (b"a,b,c\n1,2,3\n4,5,6\n", "no label column"),
+        (b"label,a,b\n1,2,3\n0,5\n1,2,3,4,5\n", "not a readable CSV"),
+        (b"label,a,b\n" + b"0,1,2\n1,1,x\n" * 10, "column 'b' has text"),
+        (b"label,a,b\n" + b"0,1,\n1,1,2\n" * 10, "column 'b' is empty, NaN or infinite"),
+        (b"label,a,b\n" + b"0,1,2\n" * 20, "same label"),
+        (b"label,a,a\n" + b"0,1,2\n1,2,3\n" * 10, "repeats column name"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "binary file"),
+        (
+            b"label,"
+            + b",".join(f"pixel{i}".encode() for i in range(784))
+            + b"\n"
+            + b"".join(f"{i % 2},".encode() + b",".join([b"300"] * 784) + b"\n" for i in range(20)),
+            "pixel columns must hold",
+        ),
+    ],
+    ids=[
+        "empty",
+        "header-only",
+        "no-label",
+        "ragged",
+        "text",
+        "nan",
+        "one-class",
+        "duplicate",
+        "binary",
+        "pixels-out-of-range",
+    ],
+)
+def test_bad_csvs_are_refused_with_a_clear_message(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(DatasetError, match=message):
+        datasets.load(str(path))
+
+
+def test_an_upload_is_kept_by_content_and_found_by_name(cache_dir):
+    content = b"label,a\n" + b"".join(f"{i % 2},{i}\n".encode() for i in range(40))
+    name = datasets.save_upload("my data.csv", content)
+    assert name == datasets.save_upload("renamed.csv", content)  # same bytes, same dataset
+    entry = datasets.resolve(name)
+    assert entry.title == "my_data.csv"
+    assert datasets.load(name).info.num_classes == 2
+
+
+def test_an_image_folder_loads_with_one_class_per_subfolder(tmp_path, cache_dir):
+    root = tmp_path / "pets"
+    colours = {"cats": (220, 30, 30), "dogs": (30, 30, 220)}
+    for cls, colour in colours.items():
+        (root / cls).mkdir(parents=True)
+        for i in range(10):
+            size = (40 + i, 30 + 2 * i)  # any size: Keras resizes them all
+            Image.new("RGB", size, colour).save(root / cls / f"{i}.png")
+    data = datasets.load(str(root))
+    info = data.info
+    assert (info.modality, info.input_shape, info.class_names) == (
+        "image",
+        (64, 64, 3),
+        ("cats", "dogs"),
+    )
+    assert info.flip_ok
+    red = data.x_train[..., 0].mean(axis=(1, 2))
+    assert np.all((red > 128) == (data.y_train == 0))  # cats are red, dogs blue
+    assert list((cache_dir / "datasets" / "folders").glob("*.npz")), "decoded once, kept"
+
+
+def test_a_folder_without_class_subfolders_is_refused(tmp_path):
+    (tmp_path / "flat").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "flat" / "a.png")
+    with pytest.raises(DatasetError, match="one sub-folder per class"):
+        datasets.load(str(tmp_path / "flat"))
+
+
+def test_only_configured_folders_are_reachable_by_strangers(tmp_path, monkeypatch):
+    datasets.check_allowed("digits")
+    datasets.check_allowed("upload:abc")
+    with pytest.raises(DatasetError, match="outside the folders"):
+        datasets.check_allowed("/etc/passwd.csv")
+    with pytest.raises(DatasetError, match="outside the folders"):
+        datasets.check_allowed(str(tmp_path / "allowed" / ".." / "secret"))
+    monkeypatch.setenv("OVERFITTING_LAB_DATA_ROOTS", str(tmp_path / "allowed"))
+    datasets.check_allowed(str(tmp_path / "allowed" / "pets"))

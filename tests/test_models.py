@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+
+from core.datasets.base import DatasetInfo
+from core.models import build_model
+from core.spec import ExperimentSpec, SpecError
+
+SIGN = DatasetInfo("sign", "sign", "image", (28, 28, 1), tuple(map(str, range(24))), "multiclass")
+CIFAR = DatasetInfo(
+    "cifar", "cifar", "image", (32, 32, 3), tuple(map(str, range(10))), "multiclass", flip_ok=True
+)
+DIGITS = DatasetInfo(
+    "digits", "digits", "image", (8, 8, 1), tuple(map(str, range(10))), "multiclass"
+)
+TABLE = DatasetInfo("t", "t", "tabular", (5,), ("no", "yes"), "binary")
+TEXT = DatasetInfo("x", "x", "text", (100,), ("neg", "pos"), "binary")
+
+
+def kinds(model):
+    return [type(layer).__name__ for layer in model.layers]
+
+
+def test_sign_language_preset_has_exactly_the_courses_264049_parameters():
+    model = build_model(ExperimentSpec(arch="sign_cnn", batchnorm=True, dropout=0.3), SIGN)
+    assert model.count_params() == 264_049
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == 263_749  # the course's summary: 300 non-trainable
+    assert [layer.rate for layer in model.layers if type(layer).__name__ == "Dropout"] == [0.2, 0.3]
+
+
+def test_vgg_preset_follows_the_course():
+    model = build_model(ExperimentSpec(arch="vgg_cifar", batchnorm=True, dropout=0.5), CIFAR)
+    names = kinds(model)
+    assert names.count("Conv2D") == 13
+    # BatchNorm right before every LeakyReLU; Dropout only after the hidden dense layer.
+    for i, name in enumerate(names):
+        if name == "Activation" and model.layers[i].get_config()["activation"] == "leaky_relu":
+            assert names[i - 1] == "BatchNormalization"
+    dropout_at = [i for i, n in enumerate(names) if n == "Dropout"]
+    assert len(dropout_at) == 1 and names.index("Flatten") < dropout_at[0]
+    assert names.count("Dense") == 2 and model.output_shape == (None, 10)
+
+
+def test_mlp_toggles_one_if_each():
+    plain = build_model(ExperimentSpec(capacity="medium"), TABLE)
+    assert kinds(plain) == ["InputLayer", "Dense", "Activation", "Dense", "Activation", "Dense"]
+    full = build_model(
+        ExperimentSpec(capacity="medium", batchnorm=True, dropout=0.3, l2=1e-3), TABLE
+    )
+    assert kinds(full)[1:5] == ["Dense", "BatchNormalization", "Activation", "Dropout"]
+    dense = [layer for layer in full.layers if type(layer).__name__ == "Dense"]
+    assert all(layer.kernel_regularizer is not None for layer in dense)  # L2 on every kernel
+    assert all(
+        layer.kernel_regularizer is None
+        for layer in plain.layers
+        if type(layer).__name__ == "Dense"
+    )
+
+
+def test_cnn_keeps_dropout_in_the_dense_head():
+    model = build_model(ExperimentSpec(arch="cnn", capacity="large", dropout=0.5), CIFAR)
+    names = kinds(model)
+    assert names.count("Dropout") == 1 and names.index("Dropout") > names.index("Flatten")
+    assert names.count("Conv2D") == 6 and names.count("MaxPooling2D") == 3
+
+
+def test_augmentation_respects_what_a_flip_means():
+    digits = kinds(build_model(ExperimentSpec(augment="light"), DIGITS))
+    photos = kinds(build_model(ExperimentSpec(arch="cnn", augment="light"), CIFAR))
+    table = kinds(build_model(ExperimentSpec(augment="light"), TABLE))
+    assert "RandomFlip" not in digits and "RandomRotation" in digits
+    assert "RandomFlip" in photos and "RandomZoom" in photos
+    assert "GaussianNoise" in table and "RandomRotation" not in table
+
+
+def test_augmentation_is_active_in_training_and_identity_at_inference():
+    model = build_model(ExperimentSpec(arch="cnn", augment="strong", seed=1), CIFAR)
+    augment = [layer for layer in model.layers if type(layer).__name__.startswith("Random")]
+    x = np.random.default_rng(0).uniform(0, 1, (4, 32, 32, 3)).astype("float32")
+    y = x
+    for layer in augment:
+        y = layer(y, training=False)
+    assert np.allclose(np.asarray(y), x)
+    z = x
+    for layer in augment:
+        z = layer(z, training=True)
+    assert not np.allclose(np.asarray(z), x)
+
+
+def test_output_and_loss_follow_the_problem_type():
+    binary = build_model(ExperimentSpec(), TABLE)
+    assert binary.output_shape == (None, 1)
+    assert binary.layers[-1].get_config()["activation"] == "sigmoid"
+    multi = build_model(ExperimentSpec(), DIGITS)
+    assert multi.layers[-1].get_config()["activation"] == "softmax"
+    regression = DatasetInfo("r", "r", "tabular", (3,), (), "regression")
+    assert build_model(ExperimentSpec(), regression).layers[-1].get_config()["activation"] == (
+        "linear"
+    )
+
+
+def test_meaningless_combinations_are_refused():
+    with pytest.raises(SpecError, match="needs images"):
+        build_model(ExperimentSpec(arch="cnn"), TABLE)
+    with pytest.raises(SpecError, match="not for text"):
+        build_model(ExperimentSpec(augment="light"), TEXT)
+
+
+def test_capacity_levels_grow():
+    sizes = [
+        build_model(ExperimentSpec(capacity=c), DIGITS).count_params()
+        for c in ("tiny", "small", "medium", "large", "huge")
+    ]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 5
