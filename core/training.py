@@ -35,6 +35,7 @@ import numpy as np
 from core.cache import Run
 from core.datasets.base import Data
 from core.models import build_model
+from core.optimizers import FusedOptimizer
 from core.spec import ExperimentSpec
 
 ORDER_SEED = 1234  # batch order belongs to the data, not to the spec's seed
@@ -231,16 +232,6 @@ def _record(epoch: int, row: np.ndarray, seconds: float, task: str) -> dict[str,
     }
 
 
-def make_optimizer(spec: ExperimentSpec):
-    import keras
-
-    if spec.optimizer == "sgd":
-        return keras.optimizers.SGD(spec.learning_rate, momentum=0.9)
-    if spec.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(spec.learning_rate)
-    return keras.optimizers.Adam(spec.learning_rate)
-
-
 def epoch_orders(n: int, first_epoch: int, count: int) -> np.ndarray:
     """The batch order of each epoch: a function of the data size and epoch number only,
     so a variant sees the same batches fused or alone."""
@@ -280,8 +271,9 @@ class _FusedLoop:
         for spec in specs:
             keras.utils.set_random_seed(spec.seed)  # same weights and masks as training alone
             model = build_model(spec, data.info)
-            optimizer = make_optimizer(spec)
-            optimizer.build(model.trainable_variables)
+            optimizer = FusedOptimizer(
+                tf, spec.optimizer, spec.learning_rate, model.trainable_variables
+            )
             self.models.append(model)
             self.optimizers.append(optimizer)
         keep = np.sort(np.random.default_rng(ORDER_SEED).permutation(self.n)[:EVAL_TRAIN_MAX])
@@ -366,7 +358,7 @@ class _FusedLoop:
         grads = tape.gradient(total, [v for vs in variables for v in vs])
         start = 0
         for optimizer, vs in zip(self.optimizers, variables, strict=True):
-            optimizer.apply(grads[start : start + len(vs)], vs)
+            optimizer.apply(grads[start : start + len(vs)])
             start += len(vs)
         return tf.stack([tf.stack([tf.reduce_sum(loss), tf.reduce_sum(c)]) for loss, c in stats])
 

@@ -1,0 +1,74 @@
+"""Shared by the benchmarks: fresh subprocesses, alternating order, medians, and what the
+machine is — so each benchmark prints ratios measured side by side in one run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_side(script: Path, *args: str, env: dict | None = None, timeout: int = 3600) -> dict:
+    """Run `python script --side ...` in a fresh process; it prints one JSON line last."""
+    result = subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ | {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"} | (env or {}),
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{script.name} {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def alternate(sides: list[str], repeats: int):
+    """Orders for each repeat: rotate which side goes first, so drift hits all alike."""
+    for r in range(repeats):
+        k = r % len(sides)
+        yield sides[k:] + sides[:k]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}"
+
+
+def versions() -> str:
+    from importlib.metadata import version
+
+    names = ("tensorflow", "keras", "numpy", "streamlit", "altair", "pandas")
+    found = []
+    for name in names:
+        with contextlib.suppress(Exception):
+            found.append(f"{name} {version(name)}")
+    return ", ".join(found)
+
+
+def header(title: str) -> None:
+    print(f"# {title}")
+    print(f"# machine: {machine()}")
+    print(f"# versions: {versions()}")
+    gpu = subprocess.run(
+        ["sh", "-c", "nvidia-smi -L 2>/dev/null"], capture_output=True, text=True
+    ).stdout.strip()
+    print(f"# gpu: {gpu or 'none'}")
