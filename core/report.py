@@ -69,18 +69,45 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def tidy(labelled: Sequence[tuple[str, Run]]):
-    """One row per (variant, seed, epoch, split, metric): what Altair wants."""
+def tidy(curves: Sequence[tuple[str, int, Sequence[dict[str, Any]]]]):
+    """(variant label, seed, epoch records) -> one row per (variant, seed, epoch, split,
+    metric): what the charts draw. Works on finished runs and on live, partial histories."""
     import pandas as pd
 
     rows = []
-    for label, run in labelled:
-        for r in run.history:
+    for label, seed, history in curves:
+        for r in history:
             for split, prefix in (("train", ""), ("validation", "val_")):
                 for metric in ("loss", "accuracy"):
                     value = r.get(prefix + metric)
                     if value is not None:
-                        rows.append((label, run.spec.seed, r["epoch"], split, metric, value))
-            if r.get("penalty"):
-                rows.append((label, run.spec.seed, r["epoch"], "train", "L2 penalty", r["penalty"]))
+                        rows.append((label, seed, r["epoch"], split, metric, value))
+            if r.get("penalty") is not None:
+                rows.append((label, seed, r["epoch"], "train", "penalty", r["penalty"]))
     return pd.DataFrame(rows, columns=["variant", "seed", "epoch", "split", "metric", "value"])
+
+
+def summary_table(entries: Sequence[tuple[str, Run, bool]]) -> list[dict[str, Any]]:
+    """One row per variant; with several seeds, the mean over seeds and their count."""
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for label, run, cached in entries:
+        by_label.setdefault(label, []).append(summary_row(label, run, cached))
+    table = []
+    for label, rows in by_label.items():
+        merged: dict[str, Any] = {"variant": label}
+        for column in rows[0]:
+            if column == "variant":
+                continue
+            values = [r[column] for r in rows]
+            numbers = [v for v in values if isinstance(v, int | float)]
+            if column == "source":
+                merged[column] = "cached" if all(v == "cached" for v in values) else "trained"
+            elif len(numbers) == len(values) and numbers:
+                mean = statistics.mean(numbers)
+                merged[column] = round(mean) if column in ("params", "best epoch") else mean
+            else:
+                merged[column] = None
+        if len(rows) > 1:
+            merged["seeds"] = len(rows)
+        table.append(merged)
+    return table

@@ -255,6 +255,19 @@ def _folder(name: str, path: Path) -> Dataset:
     return dataset
 
 
+def needs_keras(name: str) -> bool:
+    """True when the first load of this dataset decodes with Keras (an image folder, the
+    IMDB archive); the web server then asks a worker to do it, and afterwards reads the
+    prepared .npz without TensorFlow."""
+    dataset = resolve(name)
+    if dataset.source == "download" and name == "imdb":
+        prepared = datasets_folder() / "imdb-multihot.npz"
+        return dataset.available() and not downloads._fresh(prepared, dataset.paths()[0])
+    if dataset.source == "file" and dataset.paths()[0].is_dir():
+        return not (datasets_folder() / "folders" / f"{dataset.fingerprint()}.npz").is_file()
+    return False
+
+
 def save_upload(filename: str, content: bytes) -> str:
     """Keep an uploaded CSV under cache/uploads/<content hash>/ and return its dataset name."""
     import hashlib

@@ -1,0 +1,133 @@
+"""Compare: the variants of one comparison side by side, live while they train."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from core import datasets, lessons
+from core.cache import RunStore
+from core.comparison import Comparison
+from core.datasets import DatasetError
+from core.jobs import load_runs
+from core.runner import run_key
+from core.spec import SpecError
+from ui import render
+from ui.engine import engine
+
+comparison: Comparison = st.session_state["comparison"]
+name = comparison.dataset_name
+
+try:
+    entry = datasets.resolve(name)
+    labelled = comparison.labelled_specs()
+    problem = entry.missing()
+except (DatasetError, SpecError) as exc:
+    st.error(str(exc))
+    st.stop()
+
+if comparison.preset:
+    lesson = lessons.lesson(comparison.preset)
+    st.title(lesson.title)
+    st.info(lesson.text)
+else:
+    st.title(f"Regularization on {entry.title}")
+if problem:
+    st.warning(problem)
+    st.stop()
+
+labels = comparison.labels()
+keys = [run_key(spec) for _, spec in labelled]
+cached = load_runs(keys, RunStore())
+missing = [(key, spec) for key, (_, spec) in zip(keys, labelled, strict=True) if key not in cached]
+missing = list({key: (key, spec) for key, spec in missing}.values())
+
+job = st.session_state.get("job")
+if job is not None and not set(job.keys) <= set(keys):
+    job = None  # a job for another comparison: this page does not follow it
+
+total_epochs = sum(spec.epochs for _, spec in labelled)
+first = labelled[0][1]
+st.caption(
+    f"{len(labels)} variant(s) × {comparison.seeds} seed(s) · {first.epochs} epochs · "
+    f"batch {first.batch_size} · {first.train_size or 'all'} training examples · "
+    f"{len(cached)} of {len(set(keys))} run(s) cached"
+)
+
+left, right = st.columns([1, 4])
+start = left.button(
+    f"Run ({len(missing)} to train)" if missing else "All cached",
+    type="primary",
+    disabled=not missing or job is not None,
+    key="run",
+)
+if start:
+    job = engine().submit([spec for _, spec in missing], [key for key, _ in missing])
+    st.session_state["job"] = job
+
+
+def entries_now(progress: dict[str, list[dict]]) -> list[tuple[str, int, list[dict]]]:
+    out = []
+    for (label, spec), key in zip(labelled, keys, strict=True):
+        if key in cached:
+            out.append((label, spec.seed, list(cached[key].history)))
+        elif progress.get(key):
+            out.append((label, spec.seed, progress[key]))
+    return out
+
+
+@st.fragment(run_every=1.0)
+def live() -> None:
+    """Polls the job engine; the script thread never trains, so clicks never abort it."""
+    current = st.session_state.get("job")
+    if current is None:
+        return
+    status = current.status()
+    if status in ("finished", "cancelled", "error"):
+        st.session_state.pop("job", None)
+        if status == "error":
+            st.session_state["job_error"] = current.error()
+        st.rerun()
+    progress = current.progress()
+    done = sum(len(records) for records in progress.values()) + sum(
+        spec.epochs for (_, spec), key in zip(labelled, keys, strict=True) if key in cached
+    )
+    fraction = min(1.0, done / total_epochs) if total_epochs else 1.0
+    elapsed = time.time() - current.started
+    if not progress:
+        text = "Waiting for a worker: starting it, or finishing someone else's training…"
+    elif done:
+        remaining = elapsed / max(fraction, 1e-9) * (1 - fraction) if fraction else 0
+        text = f"Training: {fraction:.0%} of epochs, about {remaining:.0f} s left"
+    cols = st.columns([4, 1])
+    cols[0].progress(fraction, text=text)
+    if cols[1].button("Cancel", key="cancel"):
+        current.cancel()
+        st.session_state.pop("job", None)
+        st.rerun()
+    render.curves_section(entries_now(progress), labels, "live")
+
+
+if "job_error" in st.session_state:
+    st.error(f"Training failed: {st.session_state.pop('job_error')}")
+
+if job is not None:
+    live()
+elif cached:
+    render.curves_section(entries_now({}), labels, "final")
+    finished = [
+        (label, cached[key], True)
+        for (label, _), key in zip(labelled, keys, strict=True)
+        if key in cached
+    ]
+    render.summary_section(finished)
+    st.download_button(
+        "Histories (CSV)",
+        render.histories_csv([(label, run) for label, run, _ in finished]),
+        file_name="histories.csv",
+        mime="text/csv",
+        key="csv",
+    )
+else:
+    st.info("Press **Run** to train every variant; the curves grow here epoch by epoch.")

@@ -1,0 +1,115 @@
+"""The real app in a real browser: `streamlit run`, headless Debian Chromium, Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+if not CHROMIUM and not os.environ.get("REQUIRE_BROWSER"):
+    pytestmark = [
+        pytest.mark.browser,
+        pytest.mark.skip(
+            reason="Debian's chromium is not installed (apt-get install chromium); .ci/run "
+            "installs it"
+        ),
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(cache_dir, tmp_path):
+    """`streamlit run` as a user starts it, on a free port, until /_stcore/health says ok."""
+    port = free_port()
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=os.environ | {"OVERFITTING_LAB_CACHE": str(cache_dir), "PYTHONPATH": str(ROOT)},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.read().decode().strip() == "ok":
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        raise AssertionError(f"server did not start:\n{(tmp_path / 'server.log').read_text()}")
+    yield url
+    os.killpg(process.pid, signal.SIGTERM)  # the server and its Dask worker
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    log.close()
+
+
+def test_a_small_comparison_trains_live_in_chromium(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    assert CHROMIUM, "REQUIRE_BROWSER is set but Debian's chromium is not installed"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 3400})
+        page.goto(f"{server}/?ds=iris&v=baseline,dropout,l2&ep=40")
+        run = page.get_by_role("button", name="Run (3 to train)")
+        expect(run).to_be_enabled(timeout=60_000)
+        run.click()
+        # Live: a progress bar, then curves drawn while the job runs.
+        expect(page.get_by_text("Summary", exact=True)).to_be_visible(timeout=300_000)
+        expect(page.get_by_role("button", name="All cached")).to_be_visible()
+        charts = page.locator(".vega-embed")
+        expect(charts.first).to_be_visible()
+        assert charts.count() >= 3
+        page.wait_for_timeout(1500)  # let Vega finish drawing before the picture
+        page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+        text = page.locator("section.main, [data-testid='stMain']").first.inner_text()
+        assert "baseline" in text and "dropout" in text and "Traceback" not in text
+        browser.close()

@@ -1,0 +1,42 @@
+"""One job engine and one run store per server process, shared by every session."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from core.jobs import SCHEDULER_ENV, JobEngine, device_summary, library_versions
+
+
+def scheduler_address() -> str | None:
+    """A Dask scheduler from .streamlit/secrets.toml (scheduler = "tcp://...") or the
+    environment; None starts an embedded cluster."""
+    try:
+        address = st.secrets.get("scheduler")
+    except (FileNotFoundError, KeyError, AttributeError):
+        address = None
+    except Exception:  # a malformed secrets.toml must not take the app down
+        address = None
+    return address or os.environ.get(SCHEDULER_ENV) or None
+
+
+@st.cache_resource(show_spinner=False)
+def engine() -> JobEngine:
+    """Started on first use: showing cached results never starts a cluster."""
+    return JobEngine(address=scheduler_address())
+
+
+@st.cache_resource(show_spinner=False)
+def machine() -> tuple[str, dict[str, str]]:
+    return device_summary(), library_versions()
+
+
+def ensure_prepared(name: str) -> None:
+    """Datasets whose first load decodes with Keras (image folders, IMDB) are decoded once
+    on a worker, so that this process never imports TensorFlow."""
+    from core import datasets
+
+    if datasets.needs_keras(name):
+        with st.spinner("Decoding the dataset once on a worker…"):
+            engine().prepare(name)
