@@ -1,17 +1,24 @@
-"""Pure functions: the tidy per-epoch table (core.report.tidy) -> Altair charts.
+"""Pure functions: tidy per-epoch records (core.report.tidy) -> Altair charts, and
+spec(chart) -> the Vega-Lite dict a page or an exporter draws.
 
 Made for a projector: one panel per variant with shared axes, one colour per variant kept
 across every chart, training solid and validation dashed, thick lines, large type. With
 several seeds a variant is drawn as the mean with a band from the lowest to the highest
 seed, so a class can see whether a difference is larger than the noise.
+
+Records are plain dicts, not DataFrames: a cached comparison is drawn in a fresh process,
+and pandas alone costs half a second to import.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
+from typing import Any
 
 import altair as alt
-import pandas as pd
+
+Rows = list[dict[str, Any]]
 
 PALETTE = (
     "#1f77b4",
@@ -44,33 +51,55 @@ def color_scale(labels: Sequence[str], present: Sequence[str] | None = None) -> 
     return alt.Scale(domain=shown, range=[colours[label] for label in shown])
 
 
-def seed_summary(tidy: pd.DataFrame) -> pd.DataFrame:
+def seed_summary(rows: Rows) -> Rows:
     """Mean, lowest and highest value over seeds per (variant, split, metric, epoch)."""
-    grouped = tidy.groupby(["variant", "split", "metric", "epoch"], sort=False)["value"]
-    return grouped.agg(value="mean", low="min", high="max", seeds="count").reset_index()
+    groups: dict[tuple, list[float]] = {}
+    for r in rows:
+        groups.setdefault((r["variant"], r["split"], r["metric"], r["epoch"]), []).append(
+            r["value"]
+        )
+    return [
+        {
+            "variant": v,
+            "split": s,
+            "metric": m,
+            "epoch": e,
+            "value": statistics.fmean(x),
+            "low": min(x),
+            "high": max(x),
+            "seeds": len(x),
+        }
+        for (v, s, m, e), x in groups.items()
+    ]
 
 
-def best_epochs(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per variant, the epoch with the lowest mean validation loss."""
-    val = summary[(summary.metric == "loss") & (summary.split == "validation")]
-    if val.empty:
-        return pd.DataFrame(columns=["variant", "epoch", "value"])
-    rows = val.loc[val.groupby("variant", sort=False)["value"].idxmin()]
-    return rows[["variant", "epoch", "value"]].reset_index(drop=True)
+def best_epochs(summary: Rows) -> Rows:
+    """Per variant, the epoch with the lowest mean validation loss (the first, on ties)."""
+    best: dict[str, dict[str, Any]] = {}
+    for r in summary:
+        if r["metric"] == "loss" and r["split"] == "validation":
+            current = best.get(r["variant"])
+            if current is None or (r["value"], r["epoch"]) < (current["value"], current["epoch"]):
+                best[r["variant"]] = {
+                    "variant": r["variant"],
+                    "epoch": r["epoch"],
+                    "value": r["value"],
+                }
+    return list(best.values())
 
 
 def curves(
-    tidy: pd.DataFrame, metric: str, labels: Sequence[str], columns: int = 4, height: int = 220
+    rows: Rows, metric: str, labels: Sequence[str], columns: int = 4, height: int = 220
 ) -> alt.FacetChart:
     """Small multiples of one metric as one figure: a panel per variant, shared axes. For
     export (PNG/SVG): Streamlit cannot size faceted charts, so the page draws panels()."""
     columns = min(columns, max(1, len(labels)))
     width = min(420, ROW_WIDTH // columns - 70)
-    data, x, y = _curve_frame(tidy, metric)
-    layered = alt.layer(*_curve_layers(metric, labels, x, y), data=data).properties(
-        height=height, width=width
-    )
-    chart = layered.facet(
+    data, x, y = _curve_data(rows, metric)
+    layered = alt.layer(
+        *_curve_layers(metric, labels, x, y), data=alt.Data(values=data)
+    ).properties(height=height, width=width)
+    return layered.facet(
         facet=alt.Facet(
             "variant:N",
             sort=list(labels),
@@ -79,49 +108,49 @@ def curves(
         ),
         columns=columns,
     ).resolve_scale(x="shared", y="shared")
-    return _style(chart)
 
 
-def panels(
-    tidy: pd.DataFrame, metric: str, labels: Sequence[str], height: int = 330
-) -> list[alt.LayerChart]:
-    """The same small multiples as separate charts with identical axis domains, so that
-    the page can lay them out in columns that stretch with the screen. No legend inside:
-    the page says once which line is which (the height includes title and axes)."""
-    data, x, y = _curve_frame(tidy, metric)
-    out = []
-    for label in labels:
-        layers = _curve_layers(metric, labels, x, y, legend=False)
-        chart = alt.layer(*layers, data=data[data.variant == label]).properties(
-            height=height,
-            width="container",
-            title=alt.TitleParams(label, fontSize=18, anchor="middle"),
-        )
-        out.append(_style(chart))
-    return out
+def panels(rows: Rows, metric: str, labels: Sequence[str], height: int = 330) -> list[dict]:
+    """The same small multiples as separate Vega-Lite specs with identical axis domains, so
+    that the page can lay them out in columns that stretch with the screen. No legend
+    inside: the page says once which line is which (the height includes title and axes)."""
+    data, x, y = _curve_data(rows, metric)
+    # One Altair chart, serialized once, drawing a named dataset; each panel is that spec
+    # with its own title and data. Building and serializing a chart per panel was most of
+    # the time it took to show a cached comparison.
+    template = spec(
+        alt.layer(
+            *_curve_layers(metric, labels, x, y, legend=False), data=alt.NamedData("panel")
+        ).properties(height=height, width="container", title="")
+    )
+    return [
+        template
+        | {
+            "title": {"text": label, "fontSize": 18, "anchor": "middle"},
+            "data": {"values": [r for r in data if r["variant"] == label]},
+        }
+        for label in labels
+    ]
 
 
-def _curve_frame(tidy: pd.DataFrame, metric: str):
+def _curve_data(rows: Rows, metric: str) -> tuple[Rows, alt.Scale, alt.Scale]:
     """Per-epoch mean/low/high over seeds, each variant's best validation epoch, and the
     axis scales every panel shares."""
-    summary = seed_summary(tidy[tidy.metric == metric])
-    summary["kind"] = "curve"
-    best = best_epochs(seed_summary(tidy)).assign(kind="best", split="validation", metric=metric)
-    # Missing low/high stay float NaN, which Altair writes as null; None in an object column
-    # would be written as NaN, which is not JSON and breaks the whole chart.
-    data = pd.concat([summary, best], ignore_index=True)
-    epochs = int(tidy.epoch.max()) if len(tidy) else 1
+    summary = seed_summary([r for r in rows if r["metric"] == metric])
+    best = best_epochs(seed_summary([r for r in rows if r["metric"] == "loss"]))
+    data = [r | {"kind": "curve"} for r in summary] + [
+        b | {"kind": "best", "split": "validation", "metric": metric} for b in best
+    ]
+    epochs = max((r["epoch"] for r in rows), default=1)
     x = alt.Scale(domain=[1, max(2, epochs)])
-    values = pd.concat([summary.low, summary.high, summary.value]).dropna()
+    values = [v for r in summary for v in (r["value"], r["low"], r["high"])]
     if metric == "loss":
         # Log scale: the training loss falls by orders of magnitude while the validation
         # loss turns up by a few percent; on a linear axis that turn is invisible.
-        positive = values[values > 0]
-        low = float(positive.min()) * 0.8 if len(positive) else 1e-4
-        high = float(positive.max()) * 1.25 if len(positive) else 1.0
-        y = alt.Scale(type="log", domain=[low, high])
+        positive = [v for v in values if v > 0] or [1e-4, 1.0]
+        y = alt.Scale(type="log", domain=[min(positive) * 0.8, max(positive) * 1.25])
     else:
-        y = alt.Scale(domain=[min(0.0, float(values.min())) if len(values) else 0.0, 1.0])
+        y = alt.Scale(domain=[min([0.0, *values]), 1.0])
     return data, x, y
 
 
@@ -176,23 +205,32 @@ def _curve_layers(
     return [band, line, rule]
 
 
-def gap(tidy: pd.DataFrame, labels: Sequence[str], height: int = 300) -> alt.LayerChart:
+def gap_rows(rows: Rows) -> Rows:
+    """Validation minus training data loss per variant and epoch (means over seeds)."""
+    loss = {
+        (r["variant"], r["epoch"], r["split"]): r["value"]
+        for r in seed_summary([r for r in rows if r["metric"] == "loss"])
+    }
+    return [
+        {"variant": v, "epoch": e, "gap": value - loss[(v, e, "train")]}
+        for (v, e, split), value in loss.items()
+        if split == "validation" and (v, e, "train") in loss
+    ]
+
+
+def gap(rows: Rows, labels: Sequence[str], height: int = 300) -> alt.LayerChart:
     """Generalization gap, validation minus training data loss, all variants overlaid."""
-    loss = seed_summary(tidy[tidy.metric == "loss"])
-    wide = loss.pivot_table(index=["variant", "epoch"], columns="split", values="value")
-    if "validation" not in wide or "train" not in wide:
-        wide = pd.DataFrame(columns=["train", "validation"])
-    data = (wide["validation"] - wide["train"]).rename("gap").reset_index()
-    colour = alt.Color(
-        "variant:N", scale=color_scale(labels), legend=alt.Legend(title=None, orient="right")
-    )
     lines = (
-        alt.Chart(data)
+        alt.Chart(alt.Data(values=gap_rows(rows)))
         .mark_line(strokeWidth=3)
         .encode(
             x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
             y=alt.Y("gap:Q", title="validation − training loss"),
-            color=colour,
+            color=alt.Color(
+                "variant:N",
+                scale=color_scale(labels),
+                legend=alt.Legend(title=None, orient="right"),
+            ),
             tooltip=[
                 alt.Tooltip("variant:N"),
                 alt.Tooltip("epoch:Q"),
@@ -200,25 +238,26 @@ def gap(tidy: pd.DataFrame, labels: Sequence[str], height: int = 300) -> alt.Lay
             ],
         )
     )
-    zero = alt.Chart(pd.DataFrame({"gap": [0.0]})).mark_rule(color="#888").encode(y="gap:Q")
-    return _style((zero + lines).properties(height=height, width="container"))
+    zero = alt.Chart(alt.Data(values=[{"gap": 0.0}])).mark_rule(color="#888").encode(y="gap:Q")
+    return (zero + lines).properties(height=height, width="container")
 
 
-def penalty(tidy: pd.DataFrame, labels: Sequence[str], height: int = 300) -> alt.Chart | None:
+def penalty(rows: Rows, labels: Sequence[str], height: int = 300) -> alt.Chart | None:
     """The L2 penalty of the variants that have one, on its own axis."""
-    data = seed_summary(tidy[tidy.metric == "penalty"])
-    data = data[data.groupby("variant")["value"].transform("max") > 0]
-    if data.empty:
+    summary = seed_summary([r for r in rows if r["metric"] == "penalty"])
+    present = {r["variant"] for r in summary if r["value"] > 0}
+    data = [r for r in summary if r["variant"] in present]
+    if not data:
         return None
     chart = (
-        alt.Chart(data)
+        alt.Chart(alt.Data(values=data))
         .mark_line(strokeWidth=3)
         .encode(
             x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
             y=alt.Y("value:Q", title="L2 penalty"),
             color=alt.Color(
                 "variant:N",
-                scale=color_scale(labels, data.variant.unique()),
+                scale=color_scale(labels, sorted(present)),
                 legend=alt.Legend(title=None, orient="right"),
             ),
             tooltip=[
@@ -228,13 +267,13 @@ def penalty(tidy: pd.DataFrame, labels: Sequence[str], height: int = 300) -> alt
             ],
         )
     )
-    return _style(chart.properties(height=height, width="container"))
+    return chart.properties(height=height, width="container")
 
 
-def class_balance(counts: pd.DataFrame) -> alt.Chart:
-    """Examples per class in each split: counts has columns class, split, examples."""
+def class_balance(counts: Rows) -> alt.Chart:
+    """Examples per class in each split: records with class, split, examples."""
     chart = (
-        alt.Chart(counts)
+        alt.Chart(alt.Data(values=counts))
         .mark_bar()
         .encode(
             x=alt.X("class:N", sort=None, title=None),
@@ -244,13 +283,22 @@ def class_balance(counts: pd.DataFrame) -> alt.Chart:
             tooltip=["class:N", "split:N", "examples:Q"],
         )
     )
-    return _style(chart.properties(height=260, width="container"))
+    return chart.properties(height=260, width="container")
 
 
-def _style(chart):
-    return (
-        chart.configure_axis(labelFontSize=14, titleFontSize=16, gridOpacity=0.4)
-        .configure_legend(labelFontSize=15, symbolStrokeWidth=3, symbolSize=300)
-        .configure_title(fontSize=18)
-        .configure_view(strokeOpacity=0.3)
-    )
+# Large type and thick lines for a projector, added to the final dict: Altair's configure_*
+# copies every layer of every chart and cost more than drawing them.
+CONFIG = {
+    "axis": {"labelFontSize": 14, "titleFontSize": 16, "gridOpacity": 0.4},
+    "legend": {"labelFontSize": 15, "symbolStrokeWidth": 3, "symbolSize": 300},
+    "title": {"fontSize": 18},
+    "view": {"strokeOpacity": 0.3},
+}
+
+
+def spec(chart) -> dict:
+    """The Vega-Lite dict to draw. Not validated against the schema here: every chart
+    builder is validated by the tests, and validation was the slowest part of a page."""
+    out = chart.to_dict(validate=False)
+    out["config"] = {**CONFIG, **out.get("config", {})}
+    return out

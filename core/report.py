@@ -1,5 +1,6 @@
 """What a comparison says, in numbers: one summary row per variant, and the tidy per-epoch
-table the charts draw. Standard library and pandas only: no TensorFlow."""
+records the charts draw. Standard library only: showing a cached comparison must not pay
+for TensorFlow, or even for pandas."""
 
 from __future__ import annotations
 
@@ -69,11 +70,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def tidy(curves: Sequence[tuple[str, int, Sequence[dict[str, Any]]]]):
-    """(variant label, seed, epoch records) -> one row per (variant, seed, epoch, split,
+def tidy(curves: Sequence[tuple[str, int, Sequence[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """(variant label, seed, epoch records) -> one record per (variant, seed, epoch, split,
     metric): what the charts draw. Works on finished runs and on live, partial histories."""
-    import pandas as pd
-
     rows = []
     for label, seed, history in curves:
         for r in history:
@@ -81,10 +80,21 @@ def tidy(curves: Sequence[tuple[str, int, Sequence[dict[str, Any]]]]):
                 for metric in ("loss", "accuracy"):
                     value = r.get(prefix + metric)
                     if value is not None:
-                        rows.append((label, seed, r["epoch"], split, metric, value))
+                        rows.append(_point(label, seed, r["epoch"], split, metric, value))
             if r.get("penalty") is not None:
-                rows.append((label, seed, r["epoch"], "train", "penalty", r["penalty"]))
-    return pd.DataFrame(rows, columns=["variant", "seed", "epoch", "split", "metric", "value"])
+                rows.append(_point(label, seed, r["epoch"], "train", "penalty", r["penalty"]))
+    return rows
+
+
+def _point(variant, seed, epoch, split, metric, value) -> dict[str, Any]:
+    return {
+        "variant": variant,
+        "seed": seed,
+        "epoch": epoch,
+        "split": split,
+        "metric": metric,
+        "value": value,
+    }
 
 
 def summary_table(entries: Sequence[tuple[str, Run, bool]]) -> list[dict[str, Any]]:
@@ -111,3 +121,32 @@ def summary_table(entries: Sequence[tuple[str, Run, bool]]) -> list[dict[str, An
             merged["seeds"] = len(rows)
         table.append(merged)
     return table
+
+
+# Columns where lower is better, and where higher is better: the best gets bold.
+LOWER_IS_BETTER = ("final val loss", "best val loss", "test loss", "gap")
+HIGHER_IS_BETTER = ("final val acc", "best val acc", "test acc")
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The summary as a Markdown table, the best value of each column in bold."""
+    if not rows:
+        return ""
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    best = {}
+    for column in (*LOWER_IS_BETTER, *HIGHER_IS_BETTER):
+        values = [row.get(column) for row in rows if isinstance(row.get(column), int | float)]
+        if len(values) > 1:
+            best[column] = min(values) if column in LOWER_IS_BETTER else max(values)
+    lines = [
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---" if c == "variant" or c == "source" else "---:" for c in columns) + "|",
+    ]
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column)
+            text = _cell(value)
+            cells.append(f"**{text}**" if column in best and value == best[column] else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -124,10 +124,11 @@ elif cached:
     render.summary_section(finished)
     st.download_button(
         "Histories (CSV)",
-        render.histories_csv([(label, run) for label, run, _ in finished]),
+        data=lambda: render.histories_csv([(label, run) for label, run, _ in finished]),
         file_name="histories.csv",
         mime="text/csv",
         key="csv",
+        on_click="ignore",
     )
 else:
     st.info("Press **Run** to train every variant; the curves grow here epoch by epoch.")

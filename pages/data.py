@@ -11,6 +11,7 @@ from core import charts, datasets
 from core.comparison import Comparison
 from core.datasets import DatasetError
 from core.spec import SpecError, make_variant
+from ui import render
 from ui.engine import engine, ensure_prepared
 
 SAMPLES_PER_CLASS = 6
@@ -63,21 +64,16 @@ st.caption(
 
 if info.task != "regression":
     st.subheader("Class balance")
-    names = np.array(info.class_names)
-    counts = pd.concat(
-        [
-            pd.DataFrame({"class": names[y], "split": split})
-            .value_counts()
-            .rename("examples")
-            .reset_index()
-            for split, y in (
-                ("train (used)", used.y_train),
-                ("validation", data.y_val),
-                ("test", data.y_test),
-            )
-        ]
-    )
-    st.altair_chart(charts.class_balance(counts))
+    counts = [
+        {"class": info.class_names[c], "split": split, "examples": int(n)}
+        for split, y in (
+            ("train (used)", used.y_train),
+            ("validation", data.y_val),
+            ("test", data.y_test),
+        )
+        for c, n in enumerate(np.bincount(y, minlength=info.num_classes))
+    ]
+    render.draw(charts.spec(charts.class_balance(counts)))
 
 
 def image_grid(images: np.ndarray, captions: list[str], columns: int) -> None:

@@ -54,9 +54,26 @@ def test_summary_table_averages_seeds_per_variant():
 def test_tidy_has_one_row_per_point_and_keeps_the_penalty_apart():
     tidy = report.tidy([("l2", 0, run(0, [0.5, 0.3], [0.4, 0.2], penalty=0.1).history)])
     assert len(tidy) == 2 * (4 + 1)  # epochs x (loss, acc for 2 splits + penalty)
-    penalty = tidy[tidy.metric == "penalty"]
-    assert list(penalty.value) == [0.1, 0.1] and set(penalty.split) == {"train"}
-    assert set(tidy[tidy.metric == "loss"].value) == {0.5, 0.3, 0.4, 0.2}
+    penalty = [r for r in tidy if r["metric"] == "penalty"]
+    assert [r["value"] for r in penalty] == [0.1, 0.1]
+    assert {r["split"] for r in penalty} == {"train"}
+    assert {r["value"] for r in tidy if r["metric"] == "loss"} == {0.5, 0.3, 0.4, 0.2}
+
+
+def test_markdown_summary_marks_the_best_of_each_column():
+    table = report.markdown_table(
+        report.summary_table(
+            [
+                ("baseline", run(0, [0.5, 0.6], [0.4, 0.1]), True),
+                ("l2", run(1, [0.5, 0.3], [0.4, 0.2]), False),
+            ]
+        )
+    ).splitlines()
+    assert table[0].startswith("| variant | final val loss")
+    baseline, l2 = table[2], table[3]
+    # l2 wins final and best val loss and the gap; accuracies and test scores tie (both bold)
+    assert "**0.3000**" in l2 and "0.6000" in baseline and "**0.6000**" not in baseline
+    assert l2.count("**") == 2 * 7 and baseline.count("**") == 2 * 4
 
 
 def test_format_table_aligns_columns():

@@ -1,12 +1,16 @@
 """Drawing a comparison: charts, the summary table, downloads. Shared by the live and the
-cached views, so a finished comparison looks exactly like the one that grew."""
+cached views, so a finished comparison looks exactly like the one that grew.
+
+Nothing here needs pandas: chart data goes to the browser inline in the Vega-Lite spec,
+tables as Markdown. A cached comparison opened in a fresh process shows up faster.
+"""
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Sequence
 
-import pandas as pd
 import streamlit as st
 
 from core import charts, report
@@ -19,19 +23,19 @@ def curves_section(
     entries: Sequence[tuple[str, int, Sequence[dict]]], labels: Sequence[str], key: str
 ) -> None:
     """Loss and accuracy small multiples, the gap chart and the penalty chart."""
-    tidy = report.tidy(entries)
-    if tidy.empty:
+    rows = report.tidy(entries)
+    if not rows:
         st.info("The first epoch is on its way…")
         return
-    _small_multiples(tidy, "loss", labels, "Loss", f"{key}-loss")
+    _small_multiples(rows, "loss", labels, "Loss", f"{key}-loss")
     st.caption(charts.TRAIN_NOTE)
-    if (tidy.metric == "accuracy").any():  # classification: the records carry accuracy
-        _small_multiples(tidy, "accuracy", labels, "Accuracy", f"{key}-acc")
+    if any(r["metric"] == "accuracy" for r in rows):  # classification only
+        _small_multiples(rows, "accuracy", labels, "Accuracy", f"{key}-acc")
     left, right = st.columns(2)
     with left:
-        _chart(charts.gap(tidy, labels), "Generalization gap", f"{key}-gap")
+        _chart(charts.gap(rows, labels), "Generalization gap", f"{key}-gap")
         st.caption("Validation minus training data loss: overfitting is this gap growing.")
-    penalty = charts.penalty(tidy, labels)
+    penalty = charts.penalty(rows, labels)
     if penalty is not None:
         with right:
             _chart(penalty, "L2 penalty", f"{key}-penalty")
@@ -41,93 +45,87 @@ def curves_section(
             )
 
 
-def _small_multiples(tidy, metric: str, labels: Sequence[str], title: str, key: str) -> None:
+# What describes a view (and moves into the nested layer) as opposed to the whole figure.
+VIEW_KEYS = ("data", "mark", "encoding", "transform", "layer", "params")
+
+
+def draw(spec: dict, key: str | None = None, where=st) -> None:
+    """Hand a Vega-Lite dict to Streamlit with its data one layer down. Streamlit converts
+    top-level chart data to Arrow through pandas (and pyarrow imports pandas too), half a
+    second of imports in a fresh process; data nested in a layer reaches Vega untouched."""
+    data = spec.get("data")
+    if data is not None and "values" in data:
+        outer = {k: v for k, v in spec.items() if k not in VIEW_KEYS}
+        spec = outer | {"layer": [{k: v for k, v in spec.items() if k in VIEW_KEYS}]}
+    where.vega_lite_chart(spec, key=key)
+
+
+def _small_multiples(rows, metric: str, labels: Sequence[str], title: str, key: str) -> None:
     """A panel per variant in columns (Streamlit cannot size one faceted chart); the
     download is the same figure in one piece."""
     st.subheader(title)
     st.markdown(f"`{charts.LINES}`")
-    panels = charts.panels(tidy, metric, labels)
+    panels = charts.panels(rows, metric, labels)
     per_row = min(PANELS_PER_ROW, len(panels))
     for start in range(0, len(panels), per_row):
         row = panels[start : start + per_row]
         for i, (column, panel) in enumerate(zip(st.columns(per_row), row, strict=False)):
-            column.altair_chart(panel, key=f"{key}-{start + i}")
-    _downloads(charts.curves(tidy, metric, labels, per_row), title, key)
+            draw(panel, key=f"{key}-{start + i}", where=column)
+    _downloads(lambda: charts.curves(rows, metric, labels, per_row), title, key)
 
 
 def _chart(chart, title: str, key: str) -> None:
     st.subheader(title)
-    st.altair_chart(chart, key=key)
-    _downloads(chart, title, key)
+    draw(charts.spec(chart), key=key)
+    _downloads(lambda: chart, title, key)
 
 
-def _downloads(chart, title: str, key: str) -> None:
-    """PNG and SVG, rendered only when clicked."""
-    spec = chart.to_json()
+def _downloads(figure, title: str, key: str) -> None:
+    """PNG and SVG of `figure()`, built and rendered only when clicked."""
     row = st.container(horizontal=True)
     name = title.lower().replace(" ", "-")
-    row.download_button(
-        "PNG",
-        data=lambda: _png(spec),
-        file_name=f"{name}.png",
-        mime="image/png",
-        key=f"{key}-png",
-        on_click="ignore",
-    )
-    row.download_button(
-        "SVG",
-        data=lambda: _svg(spec),
-        file_name=f"{name}.svg",
-        mime="image/svg+xml",
-        key=f"{key}-svg",
-        on_click="ignore",
-    )
+    for kind, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
+        row.download_button(
+            kind.upper(),
+            data=lambda kind=kind: _export(figure(), kind),
+            file_name=f"{name}.{kind}",
+            mime=mime,
+            key=f"{key}-{kind}",
+            on_click="ignore",
+        )
 
 
-def _png(spec: str) -> bytes:
+def _export(chart, kind: str):
+    import json
+
     import vl_convert
 
-    return vl_convert.vegalite_to_png(spec, scale=2)
-
-
-def _svg(spec: str) -> str:
-    import vl_convert
-
-    return vl_convert.vegalite_to_svg(spec)
+    text = json.dumps(charts.spec(chart))
+    if kind == "png":
+        return vl_convert.vegalite_to_png(text, scale=2)
+    return vl_convert.vegalite_to_svg(text)
 
 
 def summary_section(entries: Sequence[tuple[str, Run, bool]]) -> None:
-    table = pd.DataFrame(report.summary_table(entries))
     st.subheader("Summary")
-    number = st.column_config.NumberColumn
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_config={
-            "final val loss": number(format="%.4f"),
-            "best val loss": number(format="%.4f"),
-            "final val acc": number(format="%.3f"),
-            "best val acc": number(format="%.3f"),
-            "test loss": number(format="%.4f"),
-            "test acc": number(format="%.3f"),
-            "gap": number(format="%.4f"),
-            "s/epoch": number(format="%.4f"),
-            "params": number(format="localized"),
-        },
-    )
+    st.markdown(report.markdown_table(report.summary_table(entries)))
     st.caption(
-        "Gap: final validation minus final training data loss. Test scores are the "
-        "final model on the held-out test split, never used for choosing anything."
+        "Best of each column in bold. Gap: final validation minus final training data "
+        "loss. Test scores are the final model on the held-out test split, never used "
+        "for choosing anything."
     )
 
 
 def histories_csv(entries: Sequence[tuple[str, Run]]) -> bytes:
     """Every epoch record of the given runs, one row each, with what identifies the run."""
-    rows = []
-    for label, run in entries:
-        spec = run.spec.to_dict()
-        for record in run.history:
-            rows.append({"variant": label, "key": run.key, **spec, **record})
+    rows = [
+        {"variant": label, "key": run.key, **run.spec.to_dict(), **record}
+        for label, run in entries
+        for record in run.history
+    ]
     buffer = io.StringIO()
-    pd.DataFrame(rows).to_csv(buffer, index=False)
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
+        writer.writeheader()
+        writer.writerows(rows)
     return buffer.getvalue().encode()
