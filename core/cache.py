@@ -19,6 +19,8 @@ from typing import Any
 from core.spec import SCHEMA_VERSION, ExperimentSpec, SpecError
 
 CACHE_ENV = "OVERFITTING_LAB_CACHE"
+MAX_MB_ENV = "OVERFITTING_LAB_CACHE_MAX_MB"
+DEFAULT_MAX_MB = 2048
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "cache"
 
 
@@ -74,10 +76,13 @@ class RunStore:
     """Runs on disk. Every write is a temporary file renamed into place, so a reader sees
     either the whole entry or none, even if the writer is killed half-way."""
 
-    def __init__(self, root: Path | str | None = None):
+    def __init__(self, root: Path | str | None = None, max_bytes: int | None = None):
         self.root = Path(root) if root is not None else cache_root()
         self.runs = self.root / "runs"
         self.quarantine = self.root / "quarantine"
+        if max_bytes is None:
+            max_bytes = int(float(os.environ.get(MAX_MB_ENV) or DEFAULT_MAX_MB) * 2**20)
+        self.max_bytes = max_bytes  # runs only; downloads and uploads are not evicted
 
     def path(self, key: str) -> Path:
         return self.runs / key / "run.json"
@@ -100,6 +105,8 @@ class RunStore:
         except (ValueError, KeyError, TypeError, SpecError):
             self._set_aside(key)
             return None
+        with contextlib.suppress(OSError):  # last use, for eviction; a read-only cache is fine
+            os.utime(path)
         return run
 
     def save(self, run: Run) -> None:
@@ -110,6 +117,33 @@ class RunStore:
             _atomic_write(folder / "run.json", text)
         except OSError as exc:
             raise CacheError(f"cannot write to the cache at {self.root}: {exc.strerror}") from exc
+        self.evict(keep=run.key)
+
+    def size(self) -> int:
+        return sum(p.stat().st_size for p in self.runs.glob("*/run.json") if p.is_file())
+
+    def evict(self, keep: str | None = None) -> list[str]:
+        """Delete the least recently used runs until the runs fit the size cap (and the
+        temporary files of writers that were killed half-way)."""
+        stale = time.time() - 600
+        for tmp in self.runs.glob("*/.tmp-*"):
+            with contextlib.suppress(OSError):
+                if tmp.stat().st_mtime < stale:
+                    tmp.unlink()
+        entries = []
+        for path in self.runs.glob("*/run.json"):
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                entries.append((stat.st_mtime, stat.st_size, path.parent.name))
+        total = sum(size for _, size, _ in entries)
+        evicted = []
+        for _, size, key in sorted(entries):
+            if total <= self.max_bytes:
+                break
+            if key != keep and self.delete(key):
+                total -= size
+                evicted.append(key)
+        return evicted
 
     def keys(self) -> list[str]:
         if not self.runs.is_dir():

@@ -6,6 +6,8 @@ core.models.build_model layer for layer; a test executes it and compares.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core.datasets.base import DatasetInfo
 from core.models import (
     CNN_LAYOUT,
@@ -40,6 +42,8 @@ def keras_code(spec: ExperimentSpec, info: DatasetInfo) -> str:
     layers += _head(info, reg)
     body = "\n".join(_line(layer) for layer in layers)
     header = ["import keras", "from keras import layers", ""]
+    if any(layer.startswith("RandomShift(") for layer in layers):
+        header += [_random_shift_source(), "", ""]
     if spec.l2:
         header.append(f"l2 = keras.regularizers.L2({spec.l2:g})  # on every kernel")
     metrics = ', metrics=["accuracy"]' if info.task != "regression" else ""
@@ -65,6 +69,15 @@ def keras_code(spec: ExperimentSpec, info: DatasetInfo) -> str:
     )
 
 
+def _random_shift_source() -> str:
+    """core/augment.py's RandomShift, as written there (read, not imported: importing it
+    would import Keras into the web server)."""
+    text = (Path(__file__).with_name("augment.py")).read_text()
+    return "import tensorflow as tf\n\n\n" + text[text.index("@keras.saving") :].strip().replace(
+        "        import tensorflow as tf\n\n", ""
+    )
+
+
 def _line(layer: str) -> str:
     """One list item; a trailing comment goes after the comma."""
     code, _, comment = layer.partition("  # ")
@@ -84,13 +97,14 @@ def _augmentation(spec: ExperimentSpec, info: DatasetInfo) -> list[str]:
         return []
     if info.modality == "tabular":
         return [f"layers.GaussianNoise({NOISE_AUGMENT[spec.augment]})  # training only"]
-    rotation, shift, zoom = IMAGE_AUGMENT[spec.augment]
+    level = IMAGE_AUGMENT[spec.augment]
     out = ['layers.RandomFlip("horizontal")'] if info.flip_ok else []
-    return out + [
-        f'layers.RandomRotation({rotation}, fill_mode="constant")',
-        f'layers.RandomTranslation({shift}, {shift}, fill_mode="constant")',
-        f'layers.RandomZoom({zoom}, fill_mode="constant")',
-    ]
+    out.append(f"RandomShift({level['shift']})  # defined above")
+    if "rotation" in level:
+        out.append(f'layers.RandomRotation({level["rotation"]}, fill_mode="constant")')
+    if "zoom" in level:
+        out.append(f'layers.RandomZoom({level["zoom"]}, fill_mode="constant")')
+    return out
 
 
 def _dense_block(units: int, spec: ExperimentSpec, reg: str, activation: str = "relu"):

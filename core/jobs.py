@@ -15,6 +15,7 @@ streams back through a Dask Variable per task, deleted when the task is done.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -107,11 +108,16 @@ def train_task(spec_dicts: list[dict], cache: str, task: str) -> list[str]:
             last["publish"] = now
             board.set(records)
 
+    started = time.time()
     results = execute(specs, RunStore(cache), on_progress=progress, should_stop=should_stop)
     board.set(records)
+    ended = time.time()
     for result in results:
         if not result.cached:
-            worker.log_event(TRAININGS_TOPIC, {"key": result.run.key, "task": task})
+            worker.log_event(
+                TRAININGS_TOPIC,
+                {"key": result.run.key, "task": task, "start": started, "end": ended},
+            )
     return [r.run.key for r in results]
 
 
@@ -261,6 +267,7 @@ class JobEngine:
             worker_dashboard_address=None,
         )
         client = Client(self._cluster)
+        client.register_plugin(_background_priority())
         if len(gpus) > 1:
             client.register_plugin(_gpu_pinning(len(gpus)))
         # Keep the futures: Dask forgets a task nobody holds.
@@ -340,9 +347,10 @@ class JobEngine:
         except TimeoutError:
             return {}
 
-    def trainings(self) -> list[str]:
-        """Run keys trained by this cluster's workers, one entry per training."""
-        return [event["key"] for _, event in self.client.get_events(TRAININGS_TOPIC)]
+    def trainings(self) -> list[dict]:
+        """One record per run trained by this cluster's workers: its key, task, and the
+        task's start and end times."""
+        return [event for _, event in self.client.get_events(TRAININGS_TOPIC)]
 
     def run(self, function, *args, timeout: float = 600):
         """Run a function on a worker and wait for its result."""
@@ -364,6 +372,24 @@ class JobEngine:
             if self._cluster is not None:
                 self._cluster.close()
             self._client = self._cluster = None
+
+
+WORKER_NICENESS = 10
+
+
+def _background_priority():
+    """A worker plugin: trainings yield the CPU to the web server on the same machine, so
+    pages stay quick while a class trains; idle cycles still all go to training."""
+    from distributed import WorkerPlugin
+
+    class Background(WorkerPlugin):
+        name = "background-priority"
+
+        def setup(self, worker) -> None:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICENESS)
+
+    return Background()
 
 
 def _gpu_pinning(count: int):

@@ -81,9 +81,10 @@ LESSONS = {
             "digits-augmentation",
             "Augmentation: more data for free",
             "digits",
-            "Small rotations, shifts and zooms of the training digits (never flips: a mirrored "
-            "2 is not a 2) show the network new examples every epoch. Training loss stays higher, "
-            "validation loss stays lower: the network cannot memorise what keeps changing.",
+            "Shifted copies of the training digits (and, when strong, rotated and zoomed ones; "
+            "never flipped: a mirrored 2 is not a 2) show the network new examples every "
+            "epoch. Training loss stays higher, validation loss stays lower: the network "
+            "cannot memorise what keeps changing.",
             variants=("baseline", "augment", ("strong augmentation", {"augment": "strong"})),
         ),
         Lesson(
@@ -111,10 +112,17 @@ LESSONS = {
             "cifar10-augmentation",
             "Augmentation on CIFAR-10",
             "cifar10",
-            "The course's CIFAR-10 CNN uses rotation, shift and horizontal flips (a mirrored cat "
-            "is still a cat). Augmentation slows the fall of training loss and keeps validation "
-            "loss from turning upward; combined with Dropout it is the course's best model.",
-            variants=("baseline", "augment", "dropout", "combined"),
+            "The course's CIFAR-10 CNN uses rotations, shifts and horizontal flips (a mirrored "
+            "cat is still a cat). Augmentation slows the fall of training loss and keeps "
+            "validation loss from turning upward; combined with Dropout it is the course's best "
+            "model. Light augmentation is flips and shifts; strong adds rotation and zoom.",
+            variants=(
+                "baseline",
+                "augment",
+                ("strong augmentation", {"augment": "strong"}),
+                "dropout",
+                "combined",
+            ),
         ),
         Lesson(
             "cifar10-vgg",

@@ -17,7 +17,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from core import datasets
-from core.cache import Run, RunStore
+from core.cache import CacheError, Run, RunStore
 from core.spec import ExperimentSpec
 
 OnProgress = Callable[[str, dict[str, Any]], None]  # (run key, epoch record)
@@ -111,7 +111,12 @@ class _KeyLocks:
         self.held: list[str] = []
 
     def __enter__(self) -> list[str]:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(
+                f"cannot write to the cache at {self.folder.parent}: {exc.strerror}"
+            ) from exc
         for key in self.keys:
             lock = FileLock(self.folder / f"{key}.lock")
             try:

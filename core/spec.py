@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 # Bump when a change to training or to the stored record makes old cache entries wrong.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 ARCHITECTURES = ("mlp", "cnn", "sign_cnn", "vgg_cifar")
 CAPACITIES = ("tiny", "small", "medium", "large", "huge")

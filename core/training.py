@@ -42,6 +42,7 @@ ORDER_SEED = 1234  # batch order belongs to the data, not to the spec's seed
 EVAL_TRAIN_MAX = 10_000  # inference-mode training metrics use at most this many examples
 EVAL_BATCH = 1024
 CHUNK_SECONDS = 0.5  # report progress about this often
+XLA_CHUNK = 16  # epochs per compiled call under XLA: a fixed shape, compiled once
 
 OnEpoch = Callable[[int, dict[str, Any]], None]
 OnRun = Callable[[int, Run], None]
@@ -191,7 +192,7 @@ def _run_epochs(loop, specs, task, on_epoch, should_stop) -> tuple[list[list[dic
     while done < epochs:
         if should_stop and should_stop():
             raise Cancelled("training was cancelled")
-        chunk = min(chunk, epochs - done)
+        chunk = min(chunk, epochs - done, loop.max_chunk)
         tick = time.perf_counter()
         rows = loop.run(done, chunk)  # [chunk, branches, 7]
         seconds = time.perf_counter() - tick
@@ -244,12 +245,12 @@ def epoch_orders(n: int, first_epoch: int, count: int) -> np.ndarray:
 
 
 def xla_friendly(specs: Sequence[ExperimentSpec], data: Data) -> bool:
-    """XLA only pays on a GPU, and image transforms (rotation, translation, zoom) have no
-    XLA kernel, which would turn it off for the whole graph."""
+    """XLA only pays on a GPU, and "strong" image augmentation (rotation, zoom) has no XLA
+    kernel, which would turn it off for the whole graph; "light" (flips, shifts) compiles."""
     tf = tf_runtime()
     if not tf.config.list_physical_devices("GPU"):
         return False
-    return data.info.modality != "image" or all(s.augment == "none" for s in specs)
+    return data.info.modality != "image" or all(s.augment != "strong" for s in specs)
 
 
 class _FusedLoop:
@@ -296,18 +297,25 @@ class _FusedLoop:
         return tf.constant(x), tf.constant(y, dtype=label_type)
 
     def run(self, first_epoch: int, count: int) -> np.ndarray:
-        """Train `count` epochs; rows[e, branch] = fit loss/acc, train loss/acc, val loss/acc,
-        penalty."""
-        orders = self.tf.constant(epoch_orders(self.n, first_epoch, count))
+        """Train `count` epochs (at most max_chunk); rows[e, branch] = fit loss/acc, train
+        loss/acc, val loss/acc, penalty."""
+        orders = epoch_orders(self.n, first_epoch, count)
+        if self.xla:  # XLA compiles per input shape: always hand it the same one
+            orders = np.concatenate([orders, np.zeros((XLA_CHUNK - count, self.n), np.int32)])
+        args = self.tf.constant(orders), self.tf.constant(count)
         try:
-            return self._epochs(orders).numpy()
+            return self._epochs(*args).numpy()[:count]
         except Exception:
             if not self.xla:
                 raise
             # A layer without an XLA kernel: fall back to the plain graph, same results.
             self.xla = False
             self._epochs = self._compile(False)
-            return self._epochs(orders).numpy()
+            return self._epochs(*args).numpy()[:count]
+
+    @property
+    def max_chunk(self) -> int:
+        return XLA_CHUNK if self.xla else 10**6
 
     def test(self) -> np.ndarray:
         """[branch] = (loss, accuracy) on the test split, final weights."""
@@ -362,22 +370,21 @@ class _FusedLoop:
             start += len(vs)
         return tf.stack([tf.stack([tf.reduce_sum(loss), tf.reduce_sum(c)]) for loss, c in stats])
 
-    def _measure(self, x, y, split: int | None = None):
+    def _measure(self, x, y, split: int | None = None, static: bool = False):
         """Inference-mode sums per branch: [branch, (loss, correct)] for examples before
-        `split`, then the same for the rest (when `split` is given), in chunks."""
+        `split`, then the same for the rest (when `split` is given), in chunks: one loop of
+        any-size chunks, or (static, for XLA) fixed-size chunks and the remainder."""
         tf = self.tf
         n = int(x.shape[0])
         size = min(EVAL_BATCH, n)
         split = n if split is None else split
-        sums = tf.zeros([len(self.models), 4])
-        for start in tf.range(0, n, size):
-            xs = tf.cast(x[start : start + size], tf.float32)
-            ys = y[start : start + size]
-            after = tf.cast(tf.range(start, start + tf.shape(ys)[0]) >= split, tf.float32)
+
+        def chunk(xs, ys, start):
+            after = tf.cast(start + tf.range(tf.shape(ys)[0]) >= split, tf.float32)
             before = 1.0 - after
             rows = []
             for m in self.models:
-                loss, correct = self._per_example(ys, m(xs, training=False))
+                loss, correct = self._per_example(ys, m(tf.cast(xs, tf.float32), training=False))
                 rows.append(
                     tf.stack(
                         [
@@ -388,7 +395,21 @@ class _FusedLoop:
                         ]
                     )
                 )
-            sums += tf.stack(rows)
+            return tf.stack(rows)
+
+        sums = tf.zeros([len(self.models), 4])
+        if not static:
+            for start in tf.range(0, n, size):
+                sums += chunk(x[start : start + size], y[start : start + size], start)
+            return sums
+        full, rest = divmod(n, size)
+        if full:
+            xs = tf.reshape(x[: full * size], [full, size, *x.shape[1:]])
+            ys = tf.reshape(y[: full * size], [full, size])
+            for i in tf.range(full):
+                sums += chunk(xs[i], ys[i], i * size)
+        if rest:
+            sums += chunk(x[full * size :], y[full * size :], full * size)
         return sums
 
     def _compile(self, xla: bool):
@@ -396,28 +417,34 @@ class _FusedLoop:
         n, batch, n_eval = self.n, self.batch, self.n_eval
         n_val = int(self.x_measure.shape[0]) - n_eval
         k = len(self.models)
+        full, rest = divmod(n, batch)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, n], tf.int32)], jit_compile=xla)
-        def epochs(orders):
-            rows = tf.TensorArray(tf.float32, size=tf.shape(orders)[0])
-            for e in tf.range(tf.shape(orders)[0]):
-                order = orders[e]
-                fit = tf.zeros([k, 2])
-                for start in tf.range(0, n, batch):  # the last batch may be smaller, as in fit
+        def one_epoch(order):
+            fit = tf.zeros([k, 2])
+            if xla:  # static shapes: full batches, then the smaller last one as its own step
+                if full:
+                    batches = tf.reshape(order[: full * batch], [full, batch])
+                    for s in tf.range(full):
+                        fit += self._step(batches[s])
+                if rest:
+                    fit += self._step(order[full * batch :])
+            else:  # one step traced once for every batch, the last smaller one included
+                for start in tf.range(0, n, batch):
                     fit += self._step(order[start : start + batch])
-                sums = self._measure(self.x_measure, self.y_measure, split=n_eval)
-                rows = rows.write(
-                    e,
-                    tf.concat(
-                        [
-                            fit / n,
-                            sums[:, :2] / n_eval,
-                            sums[:, 2:] / n_val,
-                            self._penalties()[:, None],
-                        ],
-                        axis=1,
-                    ),
-                )
+            sums = self._measure(self.x_measure, self.y_measure, split=n_eval, static=xla)
+            return tf.concat(
+                [fit / n, sums[:, :2] / n_eval, sums[:, 2:] / n_val, self._penalties()[:, None]],
+                axis=1,
+            )
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([None, n], tf.int32), tf.TensorSpec([], tf.int32)],
+            jit_compile=xla,
+        )
+        def epochs(orders, count):
+            rows = tf.TensorArray(tf.float32, size=tf.shape(orders)[0])
+            for e in tf.range(count):
+                rows = rows.write(e, one_epoch(orders[e]))
             return rows.stack()
 
         return epochs

@@ -77,6 +77,17 @@ def entries_now(progress: dict[str, list[dict]]) -> list[tuple[str, int, list[di
     return out
 
 
+@st.cache_data(max_entries=256, show_spinner=False)
+def final_figures(view: tuple[tuple[str, str, int], ...]) -> dict:
+    """A finished comparison's charts, built once per server and shared by every session:
+    runs never change under their key. `view` is (label, run key, seed) per run."""
+    runs = load_runs([key for _, key, _ in view])
+    return render.figures(
+        [(label, seed, runs[key].history) for label, key, seed in view if key in runs],
+        list(dict.fromkeys(label for label, _, _ in view)),
+    )
+
+
 @st.fragment(run_every=1.0)
 def live() -> None:
     """Polls the job engine; the script thread never trains, so clicks never abort it."""
@@ -106,7 +117,7 @@ def live() -> None:
         current.cancel()
         st.session_state.pop("job", None)
         st.rerun()
-    render.curves_section(entries_now(progress), labels, "live")
+    render.curves_section(render.figures(entries_now(progress), labels), "live")
 
 
 if "job_error" in st.session_state:
@@ -115,7 +126,12 @@ if "job_error" in st.session_state:
 if job is not None:
     live()
 elif cached:
-    render.curves_section(entries_now({}), labels, "final")
+    view = tuple(
+        (label, key, spec.seed)
+        for (label, spec), key in zip(labelled, keys, strict=True)
+        if key in cached
+    )
+    render.curves_section(final_figures(view), "final")
     finished = [
         (label, cached[key], True)
         for (label, _), key in zip(labelled, keys, strict=True)

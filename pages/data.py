@@ -10,6 +10,7 @@ import streamlit as st
 from core import charts, datasets
 from core.comparison import Comparison
 from core.datasets import DatasetError
+from core.models import IMAGE_AUGMENT, NOISE_AUGMENT
 from core.spec import SpecError, make_variant
 from ui import render
 from ui.engine import engine, ensure_prepared
@@ -130,13 +131,15 @@ if info.modality == "image":
     except Exception as exc:  # the worker's error, shown instead of a traceback
         st.error(f"Could not compute the preview: {exc}")
     else:
+        changes = (
+            (["flips"] if info.flip_ok else [])
+            + ["shifts"]
+            + [name for name in ("rotation", "zoom") if name in IMAGE_AUGMENT[level]]
+        )
+        no_flip = "" if info.flip_ok else "; no flips: a mirrored digit is another symbol"
         st.caption(
             "Left: the original. Right: five draws of the training-time augmentation "
-            + (
-                "(flips, rotation, shift, zoom)."
-                if info.flip_ok
-                else "(rotation, shift, zoom — no flips: a mirrored digit is another symbol)."
-            )
+            f"({', '.join(changes)}{no_flip})."
         )
         for original, draws in zip(originals, drawn, strict=True):
             image_grid(
@@ -145,8 +148,6 @@ if info.modality == "image":
                 6,
             )
 elif info.modality == "tabular":
-    from core.models import NOISE_AUGMENT
-
     sigma = NOISE_AUGMENT[level]
     rng = np.random.default_rng(0)
     x = used.x_train[:, :2]

@@ -171,7 +171,7 @@ def test_two_sessions_asking_at_once_share_one_training(app):
         while "job" in at.session_state and time.time() < deadline:
             time.sleep(1.0)
             at.run()
-    keys = engine().trainings()[before:]
+    keys = [t["key"] for t in engine().trainings()[before:]]
     assert len(keys) == 4 and len(set(keys)) == 4  # each of the 4 runs trained exactly once
     assert not first.exception and not second.exception
     assert run_button(first).label == run_button(second).label == "All cached"

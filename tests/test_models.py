@@ -67,10 +67,29 @@ def test_cnn_keeps_dropout_in_the_dense_head():
 def test_augmentation_respects_what_a_flip_means():
     digits = kinds(build_model(ExperimentSpec(augment="light"), DIGITS))
     photos = kinds(build_model(ExperimentSpec(arch="cnn", augment="light"), CIFAR))
+    strong = kinds(build_model(ExperimentSpec(arch="cnn", augment="strong"), CIFAR))
     table = kinds(build_model(ExperimentSpec(augment="light"), TABLE))
-    assert "RandomFlip" not in digits and "RandomRotation" in digits
-    assert "RandomFlip" in photos and "RandomZoom" in photos
-    assert "GaussianNoise" in table and "RandomRotation" not in table
+    assert "RandomFlip" not in digits and "RandomShift" in digits
+    assert "RandomFlip" in photos and "RandomShift" in photos
+    assert "RandomRotation" not in photos and "RandomZoom" not in photos  # light: XLA-able
+    assert {"RandomFlip", "RandomShift", "RandomRotation", "RandomZoom"} <= set(strong)
+    assert "GaussianNoise" in table and "RandomShift" not in table
+
+
+def test_random_shift_moves_whole_images_by_whole_pixels():
+    from core.augment import RandomShift
+
+    image = np.zeros((1, 12, 12, 1), "float32")
+    image[0, 4:8, 4:8, 0] = 1.0  # a 4x4 square in the middle
+    batch = np.repeat(image, 64, axis=0)
+    shifted = np.asarray(RandomShift(0.25, seed=3)(batch, training=True))
+    offsets = set()
+    for out in shifted:
+        ys, xs = np.nonzero(out[..., 0])
+        assert out.sum() == 16 and set(np.unique(out)) == {0.0, 1.0}  # moved, not blurred
+        offsets.add((ys.min() - 4, xs.min() - 4))
+    assert len(offsets) > 10 and all(abs(dy) <= 3 and abs(dx) <= 3 for dy, dx in offsets)
+    assert np.array_equal(RandomShift(0.25)(batch, training=False), batch)
 
 
 def test_augmentation_is_active_in_training_and_identity_at_inference():

@@ -139,3 +139,21 @@ def test_progress_arrives_per_epoch_and_cancel_stops_training():
 
     with pytest.raises(Cancelled):
         train([replace(IRIS, epochs=200)], data, should_stop=stop_after_first_chunk)
+
+
+@pytest.mark.parametrize("augment,compiles", [("light", True), ("strong", False)])
+def test_light_augmentation_compiles_with_xla_and_strong_falls_back(monkeypatch, augment, compiles):
+    """XLA is off on a CPU; force it here to prove which graphs it can compile. A graph it
+    cannot compile falls back to the plain graph and still trains."""
+    import core.training as training
+
+    monkeypatch.setattr(training, "xla_friendly", lambda specs, data: True)
+    spec = ExperimentSpec(
+        dataset="digits", capacity="tiny", epochs=2, train_size=64, batch_size=32, augment=augment
+    )
+    data = datasets.load("digits").with_train_size(64)
+    loop = training._FusedLoop(training.tf_runtime(), [spec], data)
+    rows = loop.run(0, 2)
+    assert loop.xla is compiles
+    assert rows.shape == (2, 1, 7) and np.isfinite(rows).all()
+    loop.release()

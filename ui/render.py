@@ -19,26 +19,38 @@ from core.cache import Run
 PANELS_PER_ROW = 4
 
 
-def curves_section(
-    entries: Sequence[tuple[str, int, Sequence[dict]]], labels: Sequence[str], key: str
-) -> None:
-    """Loss and accuracy small multiples, the gap chart and the penalty chart."""
+def figures(entries: Sequence[tuple[str, int, Sequence[dict]]], labels: Sequence[str]) -> dict:
+    """Every chart of a comparison as Vega-Lite dicts, plus the records they draw (for the
+    exports). Pure: a finished comparison's figures can be cached and shared."""
     rows = report.tidy(entries)
-    if not rows:
+    penalty = charts.penalty(rows, labels)
+    classification = any(r["metric"] == "accuracy" for r in rows)
+    return {
+        "rows": rows,
+        "labels": list(labels),
+        "loss": charts.panels(rows, "loss", labels),
+        "accuracy": charts.panels(rows, "accuracy", labels) if classification else None,
+        "gap": charts.spec(charts.gap(rows, labels)),
+        "penalty": charts.spec(penalty) if penalty is not None else None,
+    }
+
+
+def curves_section(figs: dict, key: str) -> None:
+    """Loss and accuracy small multiples, the gap chart and the penalty chart."""
+    if not figs["rows"]:
         st.info("The first epoch is on its way…")
         return
-    _small_multiples(rows, "loss", labels, "Loss", f"{key}-loss")
+    _small_multiples(figs, "loss", "Loss", f"{key}-loss")
     st.caption(charts.TRAIN_NOTE)
-    if any(r["metric"] == "accuracy" for r in rows):  # classification only
-        _small_multiples(rows, "accuracy", labels, "Accuracy", f"{key}-acc")
+    if figs["accuracy"] is not None:
+        _small_multiples(figs, "accuracy", "Accuracy", f"{key}-acc")
     left, right = st.columns(2)
     with left:
-        _chart(charts.gap(rows, labels), "Generalization gap", f"{key}-gap")
+        _chart(figs["gap"], "Generalization gap", f"{key}-gap")
         st.caption("Validation minus training data loss: overfitting is this gap growing.")
-    penalty = charts.penalty(rows, labels)
-    if penalty is not None:
+    if figs["penalty"] is not None:
         with right:
-            _chart(penalty, "L2 penalty", f"{key}-penalty")
+            _chart(figs["penalty"], "L2 penalty", f"{key}-penalty")
             st.caption(
                 "Keras adds this to the loss it minimises (and reports); the curves "
                 "above leave it out so variants compare on the same data loss."
@@ -60,28 +72,32 @@ def draw(spec: dict, key: str | None = None, where=st) -> None:
     where.vega_lite_chart(spec, key=key)
 
 
-def _small_multiples(rows, metric: str, labels: Sequence[str], title: str, key: str) -> None:
+def _small_multiples(figs: dict, metric: str, title: str, key: str) -> None:
     """A panel per variant in columns (Streamlit cannot size one faceted chart); the
     download is the same figure in one piece."""
     st.subheader(title)
     st.markdown(f"`{charts.LINES}`")
-    panels = charts.panels(rows, metric, labels)
+    panels = figs[metric]
     per_row = min(PANELS_PER_ROW, len(panels))
     for start in range(0, len(panels), per_row):
         row = panels[start : start + per_row]
         for i, (column, panel) in enumerate(zip(st.columns(per_row), row, strict=False)):
             draw(panel, key=f"{key}-{start + i}", where=column)
-    _downloads(lambda: charts.curves(rows, metric, labels, per_row), title, key)
+    _downloads(
+        lambda: charts.spec(charts.curves(figs["rows"], metric, figs["labels"], per_row)),
+        title,
+        key,
+    )
 
 
-def _chart(chart, title: str, key: str) -> None:
+def _chart(spec: dict, title: str, key: str) -> None:
     st.subheader(title)
-    draw(charts.spec(chart), key=key)
-    _downloads(lambda: chart, title, key)
+    draw(spec, key=key)
+    _downloads(lambda: spec, title, key)
 
 
 def _downloads(figure, title: str, key: str) -> None:
-    """PNG and SVG of `figure()`, built and rendered only when clicked."""
+    """PNG and SVG of the Vega-Lite dict `figure()`, built and rendered only when clicked."""
     row = st.container(horizontal=True)
     name = title.lower().replace(" ", "-")
     for kind, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
@@ -95,12 +111,12 @@ def _downloads(figure, title: str, key: str) -> None:
         )
 
 
-def _export(chart, kind: str):
+def _export(spec: dict, kind: str):
     import json
 
     import vl_convert
 
-    text = json.dumps(charts.spec(chart))
+    text = json.dumps(spec)
     if kind == "png":
         return vl_convert.vegalite_to_png(text, scale=2)
     return vl_convert.vegalite_to_svg(text)

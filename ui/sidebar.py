@@ -15,7 +15,6 @@ from core.spec import CAPACITIES, VARIANTS, SpecError
 from ui.engine import machine, scheduler_address
 
 L2_STEPS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
-MAX_UPLOAD_MB = 50  # keep in step with server.maxUploadSize in .streamlit/config.toml
 S = st.session_state
 
 
@@ -182,7 +181,7 @@ def _choose_training() -> None:
 def _own_data() -> None:
     with st.expander("Your own data", expanded=False):
         st.file_uploader(
-            f"A CSV with a 'label' column (up to {MAX_UPLOAD_MB} MB)",
+            f"A CSV with a 'label' column (up to {max_upload_mb()} MB)",
             type=["csv"],
             key="cmp_upload",
             on_change=_take_upload,
@@ -196,14 +195,19 @@ def _own_data() -> None:
             st.error(S["own_data_error"])
 
 
+def max_upload_mb() -> int:
+    """server.maxUploadSize from .streamlit/config.toml: one setting for server and app."""
+    return int(st.get_option("server.maxUploadSize"))
+
+
 def _take_upload() -> None:
     S.pop("own_data_error", None)
     upload = S.get("cmp_upload")
     if upload is None:
         return
     content = upload.getvalue()
-    if len(content) > MAX_UPLOAD_MB * 2**20:
-        S["own_data_error"] = f"{upload.name} is larger than {MAX_UPLOAD_MB} MB"
+    if len(content) > max_upload_mb() * 2**20:  # the server refuses these; AppTest does not
+        S["own_data_error"] = f"{upload.name} is larger than {max_upload_mb()} MB"
         return
     try:
         name = datasets.save_upload(upload.name, content)

@@ -95,10 +95,11 @@ def _split(x: np.ndarray, y: np.ndarray, fraction: float, task: str):
         return train_test_split(
             x, y, test_size=fraction, random_state=SPLIT_SEED, stratify=stratify
         )
-    except ValueError as exc:
+    except ValueError:
+        classes = f" in {len(np.unique(y))} classes" if stratify is not None else ""
         raise DatasetError(
-            f"cannot split {len(y)} examples into train/validation/test ({exc}); "
-            "each class needs at least 5 examples"
+            f"{len(y)} examples{classes} are too few to split into training, validation and "
+            "test sets; each class needs at least 5 examples"
         ) from None
 
 

@@ -1,0 +1,133 @@
+"""Many users at once: identical requests train once (threads are in test_runner; here
+processes and the job engine), different ones queue within the worker limit, a vanished
+session loses nothing, a cancel leaves nothing half-written, memory stays flat."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from core.cache import RunStore
+from core.jobs import JobEngine
+from core.runner import run_key
+from core.spec import ExperimentSpec
+from tests.conftest import ROOT
+
+TINY = ExperimentSpec(dataset="iris", capacity="tiny", epochs=3, batch_size=16)
+
+RACER = textwrap.dedent("""
+    import sys, time, pathlib
+    sys.path.insert(0, {root!r})
+    import core.training  # pay for TensorFlow before the race starts
+    core.training.tf_runtime()
+    from core.runner import execute
+    from core.spec import ExperimentSpec
+    go = pathlib.Path({go!r})
+    while not go.exists():
+        time.sleep(0.01)
+    (result,) = execute([ExperimentSpec.from_json({spec!r})])
+    print("cached" if result.cached else "trained", result.run.key)
+""")
+
+
+def test_concurrent_processes_asking_for_one_run_train_it_once(tmp_path):
+    go = tmp_path / "go"
+    code = RACER.format(root=str(ROOT), go=str(go), spec=TINY.to_json())
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    time.sleep(12)  # all three have TensorFlow loaded and wait at the line
+    go.touch()
+    outcomes = [r.communicate(timeout=300) for r in racers]
+    lines = [out.split() for out, _ in outcomes]
+    assert all(r.returncode == 0 for r in racers), [err[-2000:] for _, err in outcomes]
+    assert sorted(word for word, _ in lines) == ["cached", "cached", "trained"]
+    assert len({key for _, key in lines}) == 1
+
+
+@pytest.fixture(scope="module")
+def two_workers():
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        engine = JobEngine(address=cluster.scheduler_address)
+        yield engine
+        engine.close()
+
+
+def wait(job, timeout=300) -> str:
+    deadline = time.time() + timeout
+    while not job.done() and time.time() < deadline:
+        time.sleep(0.5)
+    return job.status()
+
+
+def test_different_requests_queue_within_the_number_of_workers(two_workers):
+    engine = two_workers
+    before = len(engine.trainings())
+    specs = [ExperimentSpec(dataset="iris", capacity="small", epochs=25, seed=s) for s in range(5)]
+    jobs = [engine.submit([spec], [run_key(spec)]) for spec in specs]
+    assert [wait(job) for job in jobs] == ["finished"] * 5
+    trained = engine.trainings()[before:]
+    assert sorted(t["key"] for t in trained) == sorted(run_key(s) for s in specs)
+    # At any moment, at most two tasks were training: one per worker.
+    moments = sorted(m for t in trained for m in ((t["start"], 1), (t["end"], -1)))
+    running = peak = 0
+    for _, change in moments:
+        running += change
+        peak = max(peak, running)
+    assert peak <= 2
+    assert peak == 2  # and the two workers were both used
+
+
+def test_a_job_whose_session_vanished_still_finishes_whole(two_workers):
+    engine = two_workers
+    spec = ExperimentSpec(dataset="wine", capacity="small", epochs=15, seed=3)
+    key = run_key(spec)
+    job = engine.submit([spec], [key])
+    del job  # the browser tab is closed: nobody polls any more
+    gc.collect()
+    store = RunStore()
+    deadline = time.time() + 300
+    while not store.has(key) and time.time() < deadline:
+        time.sleep(0.5)
+    run = store.load(key)
+    assert run is not None and len(run.history) == 15
+
+
+def test_a_cancelled_run_leaves_nothing_half_written(two_workers):
+    engine = two_workers
+    spec = ExperimentSpec(dataset="iris", capacity="large", epochs=1000, seed=11)
+    key = run_key(spec)
+    job = engine.submit([spec], [key])
+    deadline = time.time() + 120
+    while not job.progress().get(key) and time.time() < deadline:
+        time.sleep(0.3)
+    assert job.progress().get(key), "training never started"
+    job.cancel()
+    assert wait(job, 60) == "cancelled"
+    time.sleep(2)
+    store = RunStore()
+    assert not store.has(key) and not list(store.runs.glob(f"{key}/*"))
+    # The worker is free again: the next request trains normally.
+    follow = engine.submit([TINY], [run_key(TINY)])
+    assert wait(follow) == "finished" and store.has(run_key(TINY))
+
+
+def test_memory_stays_flat_over_fifty_trainings():
+    from bench.memory import measure
+
+    rss = measure(trainings=50)
+    settled = rss[10:]  # TensorFlow's first traces and pools warm up over the first few
+    growth = (sum(settled[-10:]) / 10) - (sum(settled[:10]) / 10)
+    assert growth < 40, f"RSS grew {growth:.0f} MB from trainings 11-20 to 41-50: {rss}"
