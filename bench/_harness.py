@@ -72,3 +72,65 @@ def header(title: str) -> None:
         ["sh", "-c", "nvidia-smi -L 2>/dev/null"], capture_output=True, text=True
     ).stdout.strip()
     print(f"# gpu: {gpu or 'none'}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_app(env: dict, log_path: Path | None = None):
+    """`streamlit run` as a user starts it, on a free port; yields its URL once
+    /_stcore/health answers ok, and stops it (and its Dask worker) afterwards."""
+    import signal
+    import time
+    import urllib.request
+
+    port = free_port()
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.read().strip() == b"ok":
+                        break
+            except OSError:
+                if time.time() > deadline:
+                    logged = Path(log_path).read_text() if log_path else ""
+                    raise RuntimeError(f"the app did not start\n{logged}") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        if log_path:
+            log.close()

@@ -19,14 +19,11 @@ import asyncio
 import json
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,45 +37,6 @@ CACHED = [
     "ds=breast_cancer&ep=10",
 ]
 TRAINING = "ds=mnist5k&ep=40"  # trained during the measurement: 7 variants of MNIST-5k
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, env: dict) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as r:
-                if r.read().strip() == b"ok":
-                    return process
-        except OSError:
-            time.sleep(0.3)
-    os.killpg(process.pid, signal.SIGKILL)
-    raise RuntimeError("the server did not start")
 
 
 def rerun(query: str, trigger: str | None = None) -> bytes:
@@ -161,8 +119,7 @@ async def teacher(url: str, timeout: float) -> dict:
         return {"started": True}
 
 
-async def measure(port: int, sessions: int, requests: int, timeout: float) -> dict:
-    url = f"ws://127.0.0.1:{port}/_stcore/stream"
+async def measure(url: str, sessions: int, requests: int, timeout: float) -> dict:
     training = await teacher(url, timeout)
     rng = random.Random(0)
     results: list[dict] = []
@@ -175,7 +132,7 @@ async def measure(port: int, sessions: int, requests: int, timeout: float) -> di
 
 
 def main() -> int:
-    from bench._harness import header
+    from bench._harness import header, serve_app
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=30)
@@ -207,14 +164,10 @@ def main() -> int:
             if "v" in params:
                 command += ["--variants", params["v"]]
             subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
-        port = free_port()
-        server = start_server(port, env)
-        try:
-            out = asyncio.run(measure(port, args.sessions, args.requests, args.timeout))
+        with serve_app(env) as http:
+            url = http.replace("http://", "ws://") + "/_stcore/stream"
+            out = asyncio.run(measure(url, args.sessions, args.requests, args.timeout))
             runs_after = len(list(Path(cache, "runs").glob("*/run.json")))
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
     results = out["results"]
     ok = [r["seconds"] for r in results if r["ok"]]
     failed = [r for r in results if not r["ok"]]

@@ -121,28 +121,20 @@ def cmd_download(args) -> int:
 
 
 def cmd_run(args) -> int:
-    spec_overrides = {
-        k: v
-        for k, v in {
-            "arch": args.arch,
-            "batch_size": args.batch_size,
-            "learning_rate": args.learning_rate,
-            "epochs": args.epochs,
-        }.items()
-        if v is not None
-    }
-    toggles = {
-        k: v
-        for k, v in {
-            "l2": args.l2,
-            "dropout": args.dropout,
-            "batchnorm": args.batchnorm,
-            "augment": args.augment,
-            "capacity": args.capacity,
-            "train_size": args.train_size,
-        }.items()
-        if v is not None
-    }
+    spec_overrides = _given(
+        arch=args.arch,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        epochs=args.epochs,
+    )
+    toggles = _given(
+        l2=args.l2,
+        dropout=args.dropout,
+        batchnorm=args.batchnorm,
+        augment=args.augment,
+        capacity=args.capacity,
+        train_size=args.train_size,
+    )
     names = _variant_names(args.variants, datasets.info(args.dataset), bool(toggles))
     labelled = []
     for seed in _seeds(args.seeds, args.seed):
@@ -206,6 +198,11 @@ def cmd_runs(args) -> int:
     ]
     print(format_table(rows))
     return 0
+
+
+def _given(**options) -> dict:
+    """The options the user actually gave."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def _variant_names(text: str | None, info, custom: bool) -> list[str]:

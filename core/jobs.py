@@ -57,6 +57,10 @@ def device_summary() -> str:
     gpus = gpu_names()
     if gpus:
         return f"GPU: {gpus[0]}" + (f" (x{len(gpus)})" if len(gpus) > 1 else "")
+    return cpu_name()
+
+
+def cpu_name() -> str:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as handle:

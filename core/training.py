@@ -90,7 +90,9 @@ def device_name() -> str:
         return f"GPU: {details.get('device_name', gpus[0].name)}" + (
             f" (x{len(gpus)})" if len(gpus) > 1 else ""
         )
-    return f"CPU: {platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+    from core.jobs import cpu_name
+
+    return cpu_name()  # TensorFlow sees no GPU, whatever nvidia-smi may say
 
 
 def versions() -> dict[str, str]:
@@ -260,6 +262,8 @@ class _FusedLoop:
     Each branch's Keras graph is traced as few times as possible (tracing seven branches is
     most of the fixed cost): one training step serves every batch, the last smaller one
     included, and the training-set and validation measurements share one evaluation pass.
+    XLA (on a GPU) needs static shapes instead: full batches and the remainder are two steps,
+    and every compiled call covers XLA_CHUNK epochs' worth of batch orders.
     """
 
     def __init__(self, tf, specs: Sequence[ExperimentSpec], data: Data):

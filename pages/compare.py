@@ -40,8 +40,7 @@ if problem:
 labels = comparison.labels()
 keys = [run_key(spec) for _, spec in labelled]
 cached = load_runs(keys, RunStore())
-missing = [(key, spec) for key, (_, spec) in zip(keys, labelled, strict=True) if key not in cached]
-missing = list({key: (key, spec) for key, spec in missing}.values())
+missing = {key: spec for key, (_, spec) in zip(keys, labelled, strict=True) if key not in cached}
 
 job = st.session_state.get("job")
 if job is not None and not set(job.keys) <= set(keys):
@@ -55,16 +54,19 @@ st.caption(
     f"{len(cached)} of {len(set(keys))} run(s) cached"
 )
 
-left, right = st.columns([1, 4])
-start = left.button(
+start = st.button(
     f"Run ({len(missing)} to train)" if missing else "All cached",
     type="primary",
     disabled=not missing or job is not None,
     key="run",
 )
 if start:
-    job = engine().submit([spec for _, spec in missing], [key for key, _ in missing])
-    st.session_state["job"] = job
+    try:
+        job = engine().submit(list(missing.values()), list(missing))
+    except Exception as exc:  # no cluster to talk to: say so, keep the page
+        st.error(f"The job engine cannot be reached ({exc}); cached runs still show here.")
+    else:
+        st.session_state["job"] = job
 
 
 def entries_now(progress: dict[str, list[dict]]) -> list[tuple[str, int, list[dict]]]:

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
+from bench._harness import serve_app
 from tests.conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -39,55 +34,12 @@ if not CHROMIUM and not os.environ.get("REQUIRE_BROWSER"):
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(cache_dir, tmp_path):
-    """`streamlit run` as a user starts it, on a free port, until /_stcore/health says ok."""
-    port = free_port()
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env=os.environ | {"OVERFITTING_LAB_CACHE": str(cache_dir), "PYTHONPATH": str(ROOT)},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.read().decode().strip() == "ok":
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        raise AssertionError(f"server did not start:\n{(tmp_path / 'server.log').read_text()}")
-    yield url
-    os.killpg(process.pid, signal.SIGTERM)  # the server and its Dask worker
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
+    """The app as a user starts it, with this test's own cache."""
+    env = os.environ | {"OVERFITTING_LAB_CACHE": str(cache_dir), "PYTHONPATH": str(ROOT)}
+    with serve_app(env, tmp_path / "server.log") as url:
+        yield url
 
 
 def test_a_small_comparison_trains_live_in_chromium(server):

@@ -40,8 +40,8 @@ def render() -> Comparison:
 
 
 def current() -> Comparison:
-    """The comparison the widgets describe; defaults are left implicit so that links and
-    cache keys do not change when a dataset's defaults are simply accepted."""
+    """The comparison the widgets describe. Accepted defaults stay implicit, so a shared
+    link stays short and keeps following the dataset's defaults."""
     preset = S.get("cmp_preset", "")
     defaults = _defaults(preset, S["cmp_dataset"])
     return Comparison(
