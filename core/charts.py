@@ -89,13 +89,19 @@ def best_epochs(summary: Rows) -> Rows:
 
 
 def curves(
-    rows: Rows, metric: str, labels: Sequence[str], columns: int = 4, height: int = 220
+    rows: Rows,
+    metric: str,
+    labels: Sequence[str],
+    columns: int = 4,
+    height: int = 220,
+    epochs: int | None = None,
 ) -> alt.FacetChart:
     """Small multiples of one metric as one figure: a panel per variant, shared axes. For
     export (PNG/SVG): Streamlit cannot size faceted charts, so the page draws panels()."""
     columns = min(columns, max(1, len(labels)))
     width = min(420, ROW_WIDTH // columns - 70)
-    data, x, y = _curve_data(rows, metric)
+    data, y = _curve_data(rows, metric)
+    x = epoch_axis(rows, epochs)
     layered = alt.layer(
         *_curve_layers(metric, labels, x, y), data=alt.Data(values=data)
     ).properties(height=height, width=width)
@@ -110,11 +116,14 @@ def curves(
     ).resolve_scale(x="shared", y="shared")
 
 
-def panels(rows: Rows, metric: str, labels: Sequence[str], height: int = 330) -> list[dict]:
+def panels(
+    rows: Rows, metric: str, labels: Sequence[str], height: int = 330, epochs: int | None = None
+) -> list[dict]:
     """The same small multiples as separate Vega-Lite specs with identical axis domains, so
     that the page can lay them out in columns that stretch with the screen. No legend
     inside: the page says once which line is which (the height includes title and axes)."""
-    data, x, y = _curve_data(rows, metric)
+    data, y = _curve_data(rows, metric)
+    x = epoch_axis(rows, epochs)
     # One Altair chart, serialized once, drawing a named dataset; each panel is that spec
     # with its own title and data. Building and serializing a chart per panel was most of
     # the time it took to show a cached comparison.
@@ -133,16 +142,26 @@ def panels(rows: Rows, metric: str, labels: Sequence[str], height: int = 330) ->
     ]
 
 
-def _curve_data(rows: Rows, metric: str) -> tuple[Rows, alt.Scale, alt.Scale]:
+def epoch_axis(rows: Rows, epochs: int | None = None) -> alt.X:
+    """The epoch axis every chart of a comparison shares. Given the planned number of
+    epochs, it stays put while a run is training, so the curves grow across the frame."""
+    last = epochs or max((r["epoch"] for r in rows), default=1)
+    return alt.X(
+        "epoch:Q",
+        title="epoch",
+        scale=alt.Scale(domain=[1, max(2, last)], nice=False),
+        axis=alt.Axis(tickMinStep=1),
+    )
+
+
+def _curve_data(rows: Rows, metric: str) -> tuple[Rows, alt.Scale]:
     """Per-epoch mean/low/high over seeds, each variant's best validation epoch, and the
-    axis scales every panel shares."""
+    value scale every panel shares."""
     summary = seed_summary([r for r in rows if r["metric"] == metric])
     best = best_epochs(seed_summary([r for r in rows if r["metric"] == "loss"]))
     data = [r | {"kind": "curve"} for r in summary] + [
         b | {"kind": "best", "split": "validation", "metric": metric} for b in best
     ]
-    epochs = max((r["epoch"] for r in rows), default=1)
-    x = alt.Scale(domain=[1, max(2, epochs)])
     values = [v for r in summary for v in (r["value"], r["low"], r["high"])]
     if metric == "loss":
         # Log scale: the training loss falls by orders of magnitude while the validation
@@ -151,15 +170,14 @@ def _curve_data(rows: Rows, metric: str) -> tuple[Rows, alt.Scale, alt.Scale]:
         y = alt.Scale(type="log", domain=[min(positive) * 0.8, max(positive) * 1.25])
     else:
         y = alt.Scale(domain=[min([0.0, *values]), 1.0])
-    return data, x, y
+    return data, y
 
 
 def _curve_layers(
-    metric: str, labels: Sequence[str], x_scale: alt.Scale, y_scale: alt.Scale, legend: bool = True
+    metric: str, labels: Sequence[str], x: alt.X, y_scale: alt.Scale, legend: bool = True
 ) -> list[alt.Chart]:
     colour = alt.Color("variant:N", scale=color_scale(labels), legend=None)
     title = TITLES.get(metric, metric) if metric != "loss" else "loss (log scale)"
-    x = alt.X("epoch:Q", title="epoch", scale=x_scale, axis=alt.Axis(tickMinStep=1))
     base = alt.Chart().encode(x=x)
     band = (
         base.mark_area(opacity=0.18, clip=True)
@@ -218,13 +236,15 @@ def gap_rows(rows: Rows) -> Rows:
     ]
 
 
-def gap(rows: Rows, labels: Sequence[str], height: int = 300) -> alt.LayerChart:
+def gap(
+    rows: Rows, labels: Sequence[str], height: int = 300, epochs: int | None = None
+) -> alt.LayerChart:
     """Generalization gap, validation minus training data loss, all variants overlaid."""
     lines = (
         alt.Chart(alt.Data(values=gap_rows(rows)))
         .mark_line(strokeWidth=3)
         .encode(
-            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+            x=epoch_axis(rows, epochs),
             y=alt.Y("gap:Q", title="validation − training loss"),
             color=alt.Color(
                 "variant:N",
@@ -242,7 +262,9 @@ def gap(rows: Rows, labels: Sequence[str], height: int = 300) -> alt.LayerChart:
     return (zero + lines).properties(height=height, width="container")
 
 
-def penalty(rows: Rows, labels: Sequence[str], height: int = 300) -> alt.Chart | None:
+def penalty(
+    rows: Rows, labels: Sequence[str], height: int = 300, epochs: int | None = None
+) -> alt.Chart | None:
     """The L2 penalty of the variants that have one, on its own axis."""
     summary = seed_summary([r for r in rows if r["metric"] == "penalty"])
     present = {r["variant"] for r in summary if r["value"] > 0}
@@ -253,7 +275,7 @@ def penalty(rows: Rows, labels: Sequence[str], height: int = 300) -> alt.Chart |
         alt.Chart(alt.Data(values=data))
         .mark_line(strokeWidth=3)
         .encode(
-            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+            x=epoch_axis(rows, epochs),
             y=alt.Y("value:Q", title="L2 penalty"),
             color=alt.Color(
                 "variant:N",

@@ -25,7 +25,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -194,7 +194,6 @@ class Job:
     tasks: dict[str, Any]  # Dask key -> Future
     epochs: dict[str, int]  # run key -> epochs it will train
     engine: JobEngine
-    started: float = field(default_factory=time.time)
     cancelled: bool = False
 
     def progress(self) -> dict[str, list[dict]]:

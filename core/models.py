@@ -222,10 +222,3 @@ def _head(x, info: DatasetInfo, reg):
             info.num_classes, activation="softmax", kernel_regularizer=reg, name="output"
         )(x)
     return layers.Dense(1, kernel_regularizer=reg, name="output")(x)
-
-
-LOSS_NAMES = {
-    "binary": "binary_crossentropy",
-    "multiclass": "categorical_crossentropy",
-    "regression": "mse",
-}

@@ -67,6 +67,7 @@ if start:
         st.error(f"The job engine cannot be reached ({exc}); cached runs still show here.")
     else:
         st.session_state["job"] = job
+        st.session_state.pop("job_clock", None)
 
 
 def entries_now(progress: dict[str, list[dict]]) -> list[tuple[str, int, list[dict]]]:
@@ -107,19 +108,29 @@ def live() -> None:
         spec.epochs for (_, spec), key in zip(labelled, keys, strict=True) if key in cached
     )
     fraction = min(1.0, done / total_epochs) if total_epochs else 1.0
-    elapsed = time.time() - current.started
     if not progress:
         text = "Waiting for a worker: starting it, or finishing someone else's training…"
-    elif done:
-        remaining = elapsed / max(fraction, 1e-9) * (1 - fraction) if fraction else 0
-        text = f"Training: {fraction:.0%} of epochs, about {remaining:.0f} s left"
+    else:
+        text = f"Training: {fraction:.0%} of epochs, {time_left(done)}"
     cols = st.columns([4, 1])
     cols[0].progress(fraction, text=text)
     if cols[1].button("Cancel", key="cancel"):
         current.cancel()
         st.session_state.pop("job", None)
         st.rerun()
-    render.curves_section(render.figures(entries_now(progress), labels), "live")
+    planned = max(spec.epochs for _, spec in labelled)
+    render.curves_section(render.figures(entries_now(progress), labels, planned), "live")
+
+
+def time_left(done: int) -> str:
+    """From the pace since the first epoch arrived: counting the worker's start-up and
+    the loop's tracing would inflate the first estimates many times over."""
+    now = time.monotonic()
+    since, done_then = st.session_state.setdefault("job_clock", (now, done))
+    if done <= done_then:
+        return "estimating the time left…"
+    pace = (now - since) / (done - done_then)
+    return f"about {pace * (total_epochs - done):.0f} s left"
 
 
 if "job_error" in st.session_state:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import pytest
@@ -50,11 +51,17 @@ def test_a_small_comparison_trains_live_in_chromium(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 3400})
-        page.goto(f"{server}/?ds=iris&v=baseline,dropout,l2&ep=40")
+        page.goto(f"{server}/?ds=iris&v=baseline,dropout,l2&ep=150")
         run = page.get_by_role("button", name="Run (3 to train)")
         expect(run).to_be_enabled(timeout=60_000)
         run.click()
-        # Live: a progress bar, then curves drawn while the job runs.
+        # Live: the progress line and the curves while the job runs...
+        expect(page.get_by_text(re.compile(r"Training: \d+% of epochs"))).to_be_visible(
+            timeout=180_000
+        )
+        expect(page.locator(".vega-embed").first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "compare-live.png"), full_page=True)
+        # ...then the finished comparison, redrawn from the cache.
         expect(page.get_by_text("Summary", exact=True)).to_be_visible(timeout=300_000)
         expect(page.get_by_role("button", name="All cached")).to_be_visible()
         charts = page.locator(".vega-embed")

@@ -57,6 +57,22 @@ def test_several_seeds_become_a_mean_with_a_band():
     assert any(layer["mark"]["type"] == "area" for layer in spec["spec"]["layer"])
 
 
+def test_while_training_every_chart_spans_the_planned_epochs():
+    """Three epochs in of fifty: the curves start at the left of a fixed frame instead of
+    the axis stretching on every refresh."""
+
+    def domain(layer: dict) -> list:
+        return layer["encoding"]["x"]["scale"]["domain"]
+
+    panels = charts.panels(tidy(), "loss", LABELS, epochs=50)
+    assert all(domain(panel["layer"][1]) == [1, 50] for panel in panels)
+    gap = spec_of(charts.gap(tidy(), LABELS, epochs=50))
+    assert domain(gap["layer"][1]) == [1, 50]
+    assert domain(spec_of(charts.penalty(tidy(), LABELS, epochs=50))) == [1, 50]
+    finished = charts.panels(tidy(), "loss", LABELS)
+    assert domain(finished[0]["layer"][1]) == [1, 3]
+
+
 def test_gap_is_validation_minus_training_and_penalty_only_where_present():
     spec = spec_of(charts.gap(tidy(), LABELS))
     values = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "line")

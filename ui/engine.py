@@ -1,4 +1,5 @@
-"""One job engine and one run store per server process, shared by every session."""
+"""One job engine per server process, shared by every session, and what the sidebar says
+about the machine."""
 
 from __future__ import annotations
 
@@ -14,9 +15,7 @@ def scheduler_address() -> str | None:
     environment; None starts an embedded cluster."""
     try:
         address = st.secrets.get("scheduler")
-    except (FileNotFoundError, KeyError, AttributeError):
-        address = None
-    except Exception:  # a malformed secrets.toml must not take the app down
+    except Exception:  # no secrets.toml, or a malformed one: neither may take the app down
         address = None
     return address or os.environ.get(SCHEDULER_ENV) or None
 

@@ -19,18 +19,26 @@ from core.cache import Run
 PANELS_PER_ROW = 4
 
 
-def figures(entries: Sequence[tuple[str, int, Sequence[dict]]], labels: Sequence[str]) -> dict:
+def figures(
+    entries: Sequence[tuple[str, int, Sequence[dict]]],
+    labels: Sequence[str],
+    epochs: int | None = None,
+) -> dict:
     """Every chart of a comparison as Vega-Lite dicts, plus the records they draw (for the
-    exports). Pure: a finished comparison's figures can be cached and shared."""
+    exports). Pure: a finished comparison's figures can be cached and shared. `epochs`
+    fixes the epoch axis while runs are still training."""
     rows = report.tidy(entries)
-    penalty = charts.penalty(rows, labels)
+    penalty = charts.penalty(rows, labels, epochs=epochs)
     classification = any(r["metric"] == "accuracy" for r in rows)
     return {
         "rows": rows,
         "labels": list(labels),
-        "loss": charts.panels(rows, "loss", labels),
-        "accuracy": charts.panels(rows, "accuracy", labels) if classification else None,
-        "gap": charts.spec(charts.gap(rows, labels)),
+        "epochs": epochs,
+        "loss": charts.panels(rows, "loss", labels, epochs=epochs),
+        "accuracy": (
+            charts.panels(rows, "accuracy", labels, epochs=epochs) if classification else None
+        ),
+        "gap": charts.spec(charts.gap(rows, labels, epochs=epochs)),
         "penalty": charts.spec(penalty) if penalty is not None else None,
     }
 
@@ -84,7 +92,9 @@ def _small_multiples(figs: dict, metric: str, title: str, key: str) -> None:
         for i, (column, panel) in enumerate(zip(st.columns(per_row), row, strict=False)):
             draw(panel, key=f"{key}-{start + i}", where=column)
     _downloads(
-        lambda: charts.spec(charts.curves(figs["rows"], metric, figs["labels"], per_row)),
+        lambda: charts.spec(
+            charts.curves(figs["rows"], metric, figs["labels"], per_row, epochs=figs["epochs"])
+        ),
         title,
         key,
     )

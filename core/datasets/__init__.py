@@ -245,14 +245,19 @@ def _upload(name: str) -> Dataset:
 
 
 def _folder(name: str, path: Path) -> Dataset:
-    def read() -> Raw:
-        prepared = datasets_folder() / "folders" / f"{dataset.fingerprint()}.npz"
-        return files.read_folder(path, name, path.name, prepared)
-
-    dataset = Dataset(
-        name, path.name, "file", read, lambda: [path], description=f"your image folder {path}"
+    return Dataset(
+        name,
+        path.name,
+        "file",
+        lambda: files.read_folder(path, name, path.name, _decoded(name)),
+        lambda: [path],
+        description=f"your image folder {path}",
     )
-    return dataset
+
+
+def _decoded(name: str) -> Path:
+    """Where an image folder's decoded images are kept, by the folder's fingerprint."""
+    return datasets_folder() / "folders" / f"{fingerprint(name)}.npz"
 
 
 def needs_keras(name: str) -> bool:
@@ -264,7 +269,7 @@ def needs_keras(name: str) -> bool:
         prepared = datasets_folder() / "imdb-multihot.npz"
         return dataset.available() and not downloads._fresh(prepared, dataset.paths()[0])
     if dataset.source == "file" and dataset.paths()[0].is_dir():
-        return not (datasets_folder() / "folders" / f"{dataset.fingerprint()}.npz").is_file()
+        return not _decoded(name).is_file()
     return False
 
 

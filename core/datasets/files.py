@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.datasets.base import DatasetError, DatasetInfo, Raw, file_digest
+from core.datasets.base import DatasetError, DatasetInfo, Raw
 
 LABEL_NAMES = ("label", "labels", "target", "class", "y", "species", "category", "diagnosis")
 MAX_COLUMNS = 20_000
@@ -230,7 +230,3 @@ def _prepare_folder(folder: Path, prepared: Path) -> None:
     tmp = prepared.with_name(prepared.name + ".tmp.npz")
     np.savez(tmp, x=x, y=y, classes=np.array(dataset.class_names))
     tmp.replace(prepared)
-
-
-def csv_parts(path: Path) -> list[str]:
-    return [file_digest(path)]
