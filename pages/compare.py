@@ -8,15 +8,14 @@ import streamlit as st
 
 from core import datasets, lessons
 from core.cache import RunStore
-from core.comparison import Comparison
 from core.datasets import DatasetError
 from core.jobs import load_runs
 from core.runner import run_key
 from core.spec import SpecError
-from ui import render
+from ui import app, render
 from ui.engine import engine
 
-comparison: Comparison = st.session_state["comparison"]
+comparison = app.comparison()
 name = comparison.dataset_name
 
 try:

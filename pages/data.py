@@ -8,17 +8,16 @@ import pandas as pd
 import streamlit as st
 
 from core import charts, datasets
-from core.comparison import Comparison
 from core.datasets import DatasetError
 from core.models import IMAGE_AUGMENT, NOISE_AUGMENT
 from core.spec import SpecError, make_variant
-from ui import render
+from ui import app, render
 from ui.engine import engine, ensure_prepared
 
 SAMPLES_PER_CLASS = 6
 MAX_CLASSES_SHOWN = 12
 
-comparison: Comparison = st.session_state["comparison"]
+comparison = app.comparison()
 name = comparison.dataset_name
 try:
     entry = datasets.resolve(name)
@@ -44,7 +43,8 @@ info = data.info
 used = data.with_train_size(base.train_size)
 
 cols = st.columns(5)
-cols[0].metric("Kind", f"{info.modality}, {info.task}")
+kind = f"{info.num_classes} classes" if info.class_names else "regression"
+cols[0].metric(f"{info.modality.capitalize()} data", kind, help=f"task: {info.task}")
 cols[1].metric("Input shape", " × ".join(map(str, info.input_shape)))
 cols[2].metric(
     "Training examples used",

@@ -6,12 +6,12 @@ import streamlit as st
 
 from core import datasets
 from core.codegen import keras_code
-from core.comparison import Comparison
 from core.datasets import DatasetError
 from core.spec import SpecError
+from ui import app
 from ui.engine import engine, ensure_prepared
 
-comparison: Comparison = st.session_state["comparison"]
+comparison = app.comparison()
 st.title("Model")
 try:
     labelled = [(label, spec) for label, spec in comparison.labelled_specs() if spec.seed == 0]
@@ -46,9 +46,10 @@ st.dataframe(
         {
             "variant": label,
             "parameters": d["params"] if d else None,
-            "L2": spec.l2 or "-",
-            "Dropout": spec.dropout or "-",
-            "BatchNorm": "yes" if spec.batchnorm else "-",
+            # Text columns: a column mixing numbers and "off" cannot go to Arrow as is.
+            "L2": f"{spec.l2:g}" if spec.l2 else "off",
+            "Dropout": f"{spec.dropout:g}" if spec.dropout else "off",
+            "BatchNorm": "on" if spec.batchnorm else "off",
             "augmentation": spec.augment,
         }
         for (label, spec), d in zip(labelled, described, strict=True)

@@ -8,8 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from core.cache import CacheError, RunStore
-from ui import render
+from ui import app, render
 
+app.comparison()  # through the entry script: the sidebar, even here
 store = RunStore()
 st.title("Runs")
 runs = store.list()

@@ -72,3 +72,24 @@ def test_a_small_comparison_trains_live_in_chromium(server):
         text = page.locator("section.main, [data-testid='stMain']").first.inner_text()
         assert "baseline" in text and "dropout" in text and "Traceback" not in text
         browser.close()
+
+
+def test_a_shared_link_to_a_page_opens_it_on_a_fresh_server(server):
+    """The first visitor of a just-started server follows a link to the Data page: it must
+    open with the sidebar, not run the page file alone (Streamlit's old pages/ mode)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    assert CHROMIUM, "REQUIRE_BROWSER is set but Debian's chromium is not installed"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(f"{server}/data?ds=wine")
+        expect(page.get_by_role("heading", name="Data: Wine")).to_be_visible(timeout=60_000)
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("Overfitting Lab")).to_be_visible()
+        expect(sidebar.get_by_role("link", name="Runs")).to_be_visible()
+        expect(sidebar.get_by_text("streamlit app")).to_have_count(0)
+        page.goto(f"{server}/runs")
+        expect(page.get_by_role("heading", name="Runs")).to_be_visible(timeout=30_000)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+        browser.close()
