@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,10 @@ def cache_root() -> Path:
 
 class CacheError(RuntimeError):
     """The cache cannot be written (full disk, read-only folder); reads still work."""
+
+    @classmethod
+    def unwritable(cls, root: Path, exc: OSError) -> CacheError:
+        return cls(f"cannot write to the cache at {root}: {exc.strerror}")
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ class RunStore:
             folder.mkdir(parents=True, exist_ok=True)
             _atomic_write(folder / "run.json", text)
         except OSError as exc:
-            raise CacheError(f"cannot write to the cache at {self.root}: {exc.strerror}") from exc
+            raise CacheError.unwritable(self.root, exc) from exc
         self.evict(keep=run.key)
 
     def size(self) -> int:
@@ -149,6 +154,10 @@ class RunStore:
         if not self.runs.is_dir():
             return []
         return sorted(p.parent.name for p in self.runs.glob("*/run.json"))
+
+    def load_many(self, keys: Sequence[str]) -> dict[str, Run]:
+        """The runs of these keys that are in the cache, by key."""
+        return {k: run for k in dict.fromkeys(keys) if (run := self.load(k)) is not None}
 
     def list(self) -> list[Run]:
         """Every readable run, newest first."""

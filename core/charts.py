@@ -240,26 +240,13 @@ def gap(
     rows: Rows, labels: Sequence[str], height: int = 300, epochs: int | None = None
 ) -> alt.LayerChart:
     """Generalization gap, validation minus training data loss, all variants overlaid."""
-    lines = (
-        alt.Chart(alt.Data(values=gap_rows(rows)))
-        .mark_line(strokeWidth=3)
-        .encode(
-            x=epoch_axis(rows, epochs),
-            y=alt.Y("gap:Q", title="validation − training loss"),
-            color=alt.Color(
-                "variant:N",
-                scale=color_scale(labels),
-                legend=alt.Legend(title=None, orient="right"),
-            ),
-            tooltip=[
-                alt.Tooltip("variant:N"),
-                alt.Tooltip("epoch:Q"),
-                alt.Tooltip("gap:Q", format=".4f"),
-            ],
-        )
+    lines = _overlay(
+        gap_rows(rows), "gap", "validation − training loss", "gap", ".4f", color_scale(labels)
     )
     zero = alt.Chart(alt.Data(values=[{"gap": 0.0}])).mark_rule(color="#888").encode(y="gap:Q")
-    return (zero + lines).properties(height=height, width="container")
+    return (zero + lines.encode(x=epoch_axis(rows, epochs))).properties(
+        height=height, width="container"
+    )
 
 
 def penalty(
@@ -271,25 +258,30 @@ def penalty(
     data = [r for r in summary if r["variant"] in present]
     if not data:
         return None
-    chart = (
+    colours = color_scale(labels, sorted(present))
+    chart = _overlay(data, "value", "L2 penalty", "penalty", ".5f", colours)
+    return chart.encode(x=epoch_axis(rows, epochs)).properties(height=height, width="container")
+
+
+def _overlay(
+    data: Rows, field: str, title: str, name: str, number: str, colours: alt.Scale
+) -> alt.Chart:
+    """One line per variant on a shared axis, in the variant's colour, legend on the right."""
+    return (
         alt.Chart(alt.Data(values=data))
         .mark_line(strokeWidth=3)
         .encode(
-            x=epoch_axis(rows, epochs),
-            y=alt.Y("value:Q", title="L2 penalty"),
+            y=alt.Y(f"{field}:Q", title=title),
             color=alt.Color(
-                "variant:N",
-                scale=color_scale(labels, sorted(present)),
-                legend=alt.Legend(title=None, orient="right"),
+                "variant:N", scale=colours, legend=alt.Legend(title=None, orient="right")
             ),
             tooltip=[
                 alt.Tooltip("variant:N"),
                 alt.Tooltip("epoch:Q"),
-                alt.Tooltip("value:Q", format=".5f", title="penalty"),
+                alt.Tooltip(f"{field}:Q", format=number, title=name),
             ],
         )
     )
-    return chart.properties(height=height, width="container")
 
 
 def class_balance(counts: Rows) -> alt.Chart:

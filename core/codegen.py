@@ -11,12 +11,12 @@ from pathlib import Path
 from core.datasets.base import DatasetInfo
 from core.models import (
     CNN_LAYOUT,
-    IMAGE_AUGMENT,
     MLP_UNITS,
     NOISE_AUGMENT,
     VGG_DENSE,
     VGG_LAYOUT,
     check_compatible,
+    image_augmentation,
     width_scale,
 )
 from core.optimizers import RMSPROP_RHO, SGD_MOMENTUM
@@ -97,14 +97,14 @@ def _augmentation(spec: ExperimentSpec, info: DatasetInfo) -> list[str]:
         return []
     if info.modality == "tabular":
         return [f"layers.GaussianNoise({NOISE_AUGMENT[spec.augment]})  # training only"]
-    level = IMAGE_AUGMENT[spec.augment]
-    out = ['layers.RandomFlip("horizontal")'] if info.flip_ok else []
-    out.append(f"RandomShift({level['shift']})  # defined above")
-    if "rotation" in level:
-        out.append(f'layers.RandomRotation({level["rotation"]}, fill_mode="constant")')
-    if "zoom" in level:
-        out.append(f'layers.RandomZoom({level["zoom"]}, fill_mode="constant")')
-    return out
+    code = {
+        "flip": lambda _: 'layers.RandomFlip("horizontal")',
+        "shift": lambda f: f"RandomShift({f})  # defined above",
+        "rotation": lambda f: f'layers.RandomRotation({f}, fill_mode="constant")',
+        "zoom": lambda f: f'layers.RandomZoom({f}, fill_mode="constant")',
+    }
+    steps = image_augmentation(spec.augment, info.flip_ok)
+    return [code[step](strength) for step, strength in steps.items()]
 
 
 def _dense_block(units: int, spec: ExperimentSpec, reg: str, activation: str = "relu"):

@@ -19,67 +19,19 @@ import contextlib
 import hashlib
 import itertools
 import os
-import platform
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from core.cache import CACHE_ENV, Run, RunStore, cache_root
+from core import machine
+from core.cache import CACHE_ENV, RunStore, cache_root
 from core.spec import ExperimentSpec
 
 SCHEDULER_ENV = "OVERFITTING_LAB_SCHEDULER"
 WORKERS_ENV = "OVERFITTING_LAB_WORKERS"
 TRAININGS_TOPIC = "trainings"  # one event per run actually trained, for operators and tests
-
-
-def gpu_names() -> list[str]:
-    """GPU names from nvidia-smi: no TensorFlow import needed to describe the machine."""
-    if not shutil.which("nvidia-smi"):
-        return []
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [line.strip() for line in out.stdout.splitlines() if line.strip()]
-
-
-def device_summary() -> str:
-    gpus = gpu_names()
-    if gpus:
-        return f"GPU: {gpus[0]}" + (f" (x{len(gpus)})" if len(gpus) > 1 else "")
-    return cpu_name()
-
-
-def cpu_name() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(
-                line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    return f"CPU: {cpu} ({os.cpu_count()} cores)"
-
-
-def library_versions() -> dict[str, str]:
-    out = {}
-    for name in ("tensorflow", "keras", "streamlit", "dask", "numpy"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 # --- what runs on a worker ---------------------------------------------------------------
@@ -192,7 +144,6 @@ class Job:
     id: str
     keys: list[str]
     tasks: dict[str, Any]  # Dask key -> Future
-    epochs: dict[str, int]  # run key -> epochs it will train
     engine: JobEngine
     cancelled: bool = False
 
@@ -201,7 +152,7 @@ class Job:
         out: dict[str, list[dict]] = {}
         for task in self.tasks:
             for key, records in self.engine.progress(task).items():
-                if key in self.epochs:
+                if key in self.keys:
                     out[key] = records
         return out
 
@@ -257,7 +208,7 @@ class JobEngine:
 
         if self.address:
             return Client(self.address, timeout="20s")
-        gpus = gpu_names()
+        gpus = machine.gpu_names()
         workers = self.workers or max(1, len(gpus))
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # inherited by the workers
         # Worker processes, not threads: TensorFlow and Keras keep process-global state,
@@ -287,7 +238,6 @@ class JobEngine:
                 id=f"job-{next(self._ids)}",
                 keys=list(keys),
                 tasks={},
-                epochs={k: s.epochs for k, s in zip(keys, specs, strict=True)},
                 engine=self,
             )
             self._forget_finished()
@@ -411,8 +361,3 @@ def _gpu_pinning(count: int):
             os.environ["CUDA_VISIBLE_DEVICES"] = str(index)
 
     return PinGPU()
-
-
-def load_runs(keys: Sequence[str], store: RunStore | None = None) -> dict[str, Run]:
-    store = store or RunStore()
-    return {k: run for k in dict.fromkeys(keys) if (run := store.load(k)) is not None}

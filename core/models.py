@@ -61,6 +61,13 @@ IMAGE_AUGMENT = {
 NOISE_AUGMENT = {"light": 0.3, "strong": 0.6}  # Gaussian noise on standardized features
 
 
+def image_augmentation(level: str, flip_ok: bool) -> dict[str, float | None]:
+    """The image augmentation steps of a level, in the order they apply, with their
+    strengths: one definition for the model, the generated code and the Data page."""
+    # Never a flip for digits or letters: a mirrored 2 is not a 2.
+    return ({"flip": None} if flip_ok else {}) | IMAGE_AUGMENT[level]
+
+
 def check_compatible(spec: ExperimentSpec, info: DatasetInfo) -> None:
     """Refuse combinations that would silently mean nothing."""
     if spec.arch != "mlp" and info.modality != "image":
@@ -102,16 +109,14 @@ def augmentation_layers(spec: ExperimentSpec, info: DatasetInfo) -> list:
         return [layers.GaussianNoise(NOISE_AUGMENT[spec.augment], name="noise")]
     from core.augment import RandomShift
 
-    level = IMAGE_AUGMENT[spec.augment]
-    out = []
-    if info.flip_ok:  # never for digits or letters: a mirrored 2 is not a 2
-        out.append(layers.RandomFlip("horizontal", name="flip"))
-    out.append(RandomShift(level["shift"], name="shift"))
-    if "rotation" in level:
-        out.append(layers.RandomRotation(level["rotation"], fill_mode="constant", name="rotate"))
-    if "zoom" in level:
-        out.append(layers.RandomZoom(level["zoom"], fill_mode="constant", name="zoom"))
-    return out
+    build = {
+        "flip": lambda _: layers.RandomFlip("horizontal", name="flip"),
+        "shift": lambda f: RandomShift(f, name="shift"),
+        "rotation": lambda f: layers.RandomRotation(f, fill_mode="constant", name="rotate"),
+        "zoom": lambda f: layers.RandomZoom(f, fill_mode="constant", name="zoom"),
+    }
+    steps = image_augmentation(spec.augment, info.flip_ok)
+    return [build[step](strength) for step, strength in steps.items()]
 
 
 def _dense_block(x, units: int, spec: ExperimentSpec, reg, activation="relu", name=""):

@@ -114,9 +114,7 @@ class _KeyLocks:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise CacheError(
-                f"cannot write to the cache at {self.folder.parent}: {exc.strerror}"
-            ) from exc
+            raise CacheError.unwritable(self.folder.parent, exc) from exc
         for key in self.keys:
             lock = FileLock(self.folder / f"{key}.lock")
             try:

@@ -34,6 +34,7 @@ import numpy as np
 
 from core.cache import Run
 from core.datasets.base import Data
+from core.machine import cpu_name, gpu_label
 from core.models import build_model
 from core.optimizers import FusedOptimizer
 from core.spec import ExperimentSpec
@@ -86,12 +87,8 @@ def device_name() -> str:
     tf = tf_runtime()
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        return f"GPU: {details.get('device_name', gpus[0].name)}" + (
-            f" (x{len(gpus)})" if len(gpus) > 1 else ""
-        )
-    from core.jobs import cpu_name
-
+        details = tf.config.experimental.get_device_details
+        return gpu_label([details(gpu).get("device_name", gpu.name) for gpu in gpus])
     return cpu_name()  # TensorFlow sees no GPU, whatever nvidia-smi may say
 
 

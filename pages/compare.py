@@ -9,7 +9,6 @@ import streamlit as st
 from core import datasets, lessons
 from core.cache import RunStore
 from core.datasets import DatasetError
-from core.jobs import load_runs
 from core.runner import run_key
 from core.spec import SpecError
 from ui import app, render
@@ -38,7 +37,7 @@ if problem:
 
 labels = comparison.labels()
 keys = [run_key(spec) for _, spec in labelled]
-cached = load_runs(keys, RunStore())
+cached = RunStore().load_many(keys)
 missing = {key: spec for key, (_, spec) in zip(keys, labelled, strict=True) if key not in cached}
 
 job = st.session_state.get("job")
@@ -83,7 +82,7 @@ def entries_now(progress: dict[str, list[dict]]) -> list[tuple[str, int, list[di
 def final_figures(view: tuple[tuple[str, str, int], ...]) -> dict:
     """A finished comparison's charts, built once per server and shared by every session:
     runs never change under their key. `view` is (label, run key, seed) per run."""
-    runs = load_runs([key for _, key, _ in view])
+    runs = RunStore().load_many([key for _, key, _ in view])
     return render.figures(
         [(label, seed, runs[key].history) for label, key, seed in view if key in runs],
         list(dict.fromkeys(label for label, _, _ in view)),
@@ -96,10 +95,9 @@ def live() -> None:
     current = st.session_state.get("job")
     if current is None:
         return
-    status = current.status()
-    if status in ("finished", "cancelled", "error"):
+    if current.done():
         st.session_state.pop("job", None)
-        if status == "error":
+        if current.status() == "error":
             st.session_state["job_error"] = current.error()
         st.rerun()
     progress = current.progress()

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core import charts, datasets
 from core.datasets import DatasetError
-from core.models import IMAGE_AUGMENT, NOISE_AUGMENT
+from core.models import NOISE_AUGMENT, image_augmentation
 from core.spec import SpecError, make_variant
 from ui import app, render
 from ui.engine import engine, ensure_prepared
@@ -131,11 +131,7 @@ if info.modality == "image":
     except Exception as exc:  # the worker's error, shown instead of a traceback
         st.error(f"Could not compute the preview: {exc}")
     else:
-        changes = (
-            (["flips"] if info.flip_ok else [])
-            + ["shifts"]
-            + [name for name in ("rotation", "zoom") if name in IMAGE_AUGMENT[level]]
-        )
+        changes = list(image_augmentation(level, info.flip_ok))
         no_flip = "" if info.flip_ok else "; no flips: a mirrored digit is another symbol"
         st.caption(
             "Left: the original. Right: five draws of the training-time augmentation "

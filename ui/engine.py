@@ -7,7 +7,8 @@ import os
 
 import streamlit as st
 
-from core.jobs import SCHEDULER_ENV, JobEngine, device_summary, library_versions
+from core.jobs import SCHEDULER_ENV, JobEngine
+from core.machine import device_summary, library_versions
 
 
 def scheduler_address() -> str | None:

@@ -266,8 +266,7 @@ def needs_keras(name: str) -> bool:
     prepared .npz without TensorFlow."""
     dataset = resolve(name)
     if dataset.source == "download" and name == "imdb":
-        prepared = datasets_folder() / "imdb-multihot.npz"
-        return dataset.available() and not downloads._fresh(prepared, dataset.paths()[0])
+        return dataset.available() and downloads.imdb_needs_preparing(datasets_folder())
     if dataset.source == "file" and dataset.paths()[0].is_dir():
         return not _decoded(name).is_file()
     return False

@@ -44,6 +44,8 @@ CIFAR_CLASSES = (
     "truck",
 )
 IMDB_WORDS = 10_000  # as in the Keras book: the 10,000 most frequent words, multi-hot
+IMDB_ARCHIVE = "aclImdb_v1.tar.gz"
+IMDB_PREPARED = "imdb-multihot.npz"
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,8 @@ DOWNLOADS: dict[str, tuple[Download, ...]] = {
     ),
     "imdb": (
         Download(
-            "aclImdb_v1.tar.gz",
-            "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+            IMDB_ARCHIVE,
+            f"https://ai.stanford.edu/~amaas/data/sentiment/{IMDB_ARCHIVE}",
             None,
             "84 MB",
         ),
@@ -206,10 +208,9 @@ def _images(info: DatasetInfo, arrays: dict) -> Raw:
 def read_imdb(info: DatasetInfo, folder: Path) -> Raw:
     """Multi-hot bags of the 10,000 most frequent training words, built once with Keras's
     TextVectorization and kept as compact token lists in imdb-multihot.npz."""
-    archive = folder / "aclImdb_v1.tar.gz"
-    prepared = folder / "imdb-multihot.npz"
-    if not _fresh(prepared, archive):
-        _prepare_imdb(archive, prepared)
+    prepared = folder / IMDB_PREPARED
+    if imdb_needs_preparing(folder):
+        _prepare_imdb(folder / IMDB_ARCHIVE, prepared)
     with np.load(prepared, allow_pickle=False) as f:
         tokens, offsets, labels, is_test = f["tokens"], f["offsets"], f["labels"], f["is_test"]
     x = np.zeros((len(labels), IMDB_WORDS), np.uint8)
@@ -219,8 +220,10 @@ def read_imdb(info: DatasetInfo, folder: Path) -> Raw:
     return Raw(x[~test], labels[~test], info, test=(x[test], labels[test]))
 
 
-def _fresh(prepared: Path, source: Path) -> bool:
-    return prepared.is_file() and prepared.stat().st_mtime >= source.stat().st_mtime
+def imdb_needs_preparing(folder: Path) -> bool:
+    """True until the multi-hot arrays are built from the archive there (that needs Keras)."""
+    prepared, archive = folder / IMDB_PREPARED, folder / IMDB_ARCHIVE
+    return not (prepared.is_file() and prepared.stat().st_mtime >= archive.stat().st_mtime)
 
 
 def _prepare_imdb(archive: Path, prepared: Path) -> None:
