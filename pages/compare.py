@@ -97,8 +97,11 @@ def live() -> None:
         return
     if current.done():
         st.session_state.pop("job", None)
-        if current.status() == "error":
+        status = current.status()
+        if status == "error":
             st.session_state["job_error"] = current.error()
+        elif status == "finished":  # the summary tells these from runs found in the cache
+            st.session_state.setdefault("trained_here", set()).update(current.keys)
         st.rerun()
     progress = current.progress()
     done = sum(len(records) for records in progress.values()) + sum(
@@ -142,8 +145,9 @@ elif cached:
         if key in cached
     )
     render.curves_section(final_figures(view), "final")
+    trained_here = st.session_state.get("trained_here", set())
     finished = [
-        (label, cached[key], True)
+        (label, cached[key], key not in trained_here)
         for (label, _), key in zip(labelled, keys, strict=True)
         if key in cached
     ]
