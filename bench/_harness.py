@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from core.machine import cpu_model, gpu_names, library_versions
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -41,37 +43,17 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}"
-
-
-def versions() -> str:
-    from importlib.metadata import version
-
-    names = ("tensorflow", "keras", "numpy", "streamlit", "altair", "pandas")
-    found = []
-    for name in names:
-        with contextlib.suppress(Exception):
-            found.append(f"{name} {version(name)}")
-    return ", ".join(found)
+def machine_line() -> str:
+    return f"{cpu_model()}, {os.cpu_count()} logical cores, Python {platform.python_version()}"
 
 
 def header(title: str) -> None:
+    names = ("tensorflow", "keras", "numpy", "streamlit", "altair", "pandas")
+    installed = {k: v for k, v in library_versions(names).items() if v != "not installed"}
     print(f"# {title}")
-    print(f"# machine: {machine()}")
-    print(f"# versions: {versions()}")
-    gpu = subprocess.run(
-        ["sh", "-c", "nvidia-smi -L 2>/dev/null"], capture_output=True, text=True
-    ).stdout.strip()
-    print(f"# gpu: {gpu or 'none'}")
+    print(f"# machine: {machine_line()}")
+    print(f"# versions: {', '.join(f'{k} {v}' for k, v in installed.items())}")
+    print(f"# gpu: {', '.join(gpu_names()) or 'none'}")
 
 
 def free_port() -> int:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-VARIANTS = ["baseline", "small", "l2", "dropout", "batchnorm", "augment", "combined"]
 TARGETS = {"iris": 10.0, "digits": 5.0, "mnist5k": 3.0}
 
 
@@ -38,7 +37,9 @@ def side(which: str, dataset: str) -> dict:
     imported = time.perf_counter()
     data = datasets.load(dataset)
     base = datasets.base_spec(dataset)
-    names = ["baseline"] if which == "one" else VARIANTS
+    from core.lessons import STANDARD
+
+    names = ["baseline"] if which == "one" else STANDARD
     specs = [make_variant(base, v) for v in names]
     subset = data.with_train_size(base.train_size)
     loaded = time.perf_counter()

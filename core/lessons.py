@@ -8,7 +8,7 @@ from typing import Any
 from core import datasets
 from core.spec import VARIANTS, ExperimentSpec, make_variant
 
-STANDARD = ("baseline", "small", "l2", "dropout", "batchnorm", "augment", "combined")
+STANDARD = tuple(VARIANTS)  # every named variant, in display order
 
 
 @dataclass(frozen=True)

@@ -36,20 +36,24 @@ def gpu_label(names: list[str]) -> str:
 
 
 def cpu_name() -> str:
-    cpu = platform.processor() or platform.machine()
+    return f"CPU: {cpu_model()} ({os.cpu_count()} cores)"
+
+
+def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as handle:
-            cpu = next(
+            return next(
                 line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")
             )
     except (OSError, StopIteration):
-        pass
-    return f"CPU: {cpu} ({os.cpu_count()} cores)"
+        return platform.processor() or platform.machine()
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(
+    names: tuple[str, ...] = ("tensorflow", "keras", "streamlit", "dask", "numpy"),
+) -> dict[str, str]:
     out = {}
-    for name in ("tensorflow", "keras", "streamlit", "dask", "numpy"):
+    for name in names:
         try:
             out[name] = version(name)
         except PackageNotFoundError:

@@ -73,8 +73,8 @@ class FusedOptimizer:
 
 
 def keras_optimizer(kind: str, learning_rate: float):
-    """The Keras optimizer with the same rule and defaults: for code shown to users and for
-    the reference tests."""
+    """The Keras optimizer with the same rule and defaults: what the tests compare the fused
+    updates with, and the generated code (core.codegen) with."""
     import keras
 
     if kind == "sgd":

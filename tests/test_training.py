@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from core import datasets
+from core.lessons import STANDARD
 from core.spec import ExperimentSpec, make_variant
 from core.training import Cancelled, epoch_orders, train
 
@@ -70,8 +71,7 @@ def test_same_spec_and_seed_give_the_same_history_on_the_cpu():
 
 def test_each_fused_branch_matches_the_variant_trained_alone():
     base = replace(IRIS, epochs=6)
-    names = ["baseline", "small", "l2", "dropout", "batchnorm", "augment", "combined"]
-    specs = [make_variant(base, v) for v in names] + [replace(base, seed=9)]
+    specs = [make_variant(base, v) for v in STANDARD] + [replace(base, seed=9)]
     data = datasets.load("iris")
     fused = train(specs, data)
     assert {r.meta["fused_with"] for r in fused} == {len(specs)}
