@@ -31,3 +31,20 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture
+def apptest_navigation(monkeypatch):
+    """AppTest re-detects the legacy pages/ folder before every run (Streamlit issue #9446;
+    this project's layout requires a pages/ folder), so its reruns skip the entry script.
+    A real server detects it once, and the first st.navigation call switches it off for
+    good (ui/app.py handles a page opened before that); do the same here."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)

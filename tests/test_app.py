@@ -27,25 +27,8 @@ def cluster():
         yield local
 
 
-@pytest.fixture(autouse=True)
-def navigation_not_pages_folder(monkeypatch):
-    """AppTest re-detects the legacy pages/ folder before every run (Streamlit issue #9446
-    survives when a pages/ folder exists, as this project's layout requires), and reruns
-    then skip the entry script. A real server detects it once and st.navigation switches
-    it off for good; do the same here."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
 @pytest.fixture
-def app(cluster, monkeypatch):
+def app(cluster, monkeypatch, apptest_navigation):
     """A fresh session of the app, its job engine pointed at the test cluster."""
     from ui.engine import engine
 

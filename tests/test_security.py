@@ -79,19 +79,10 @@ def test_upload_names_are_only_content_hashes(name):
         datasets.resolve(name)
 
 
-def test_an_oversize_upload_is_refused_with_a_message(monkeypatch, cache_dir):
-    from streamlit.runtime.pages_manager import PagesManager
+def test_an_oversize_upload_is_refused_with_a_message(cache_dir, apptest_navigation):
     from streamlit.testing.v1 import AppTest
 
     limit = CONFIG["server"]["maxUploadSize"]
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):  # see tests/test_app.py: AppTest and pages/
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
     big = b"label,a\n" + b"x,1\n" * ((limit * 2**20) // 4 + 10)
     at.sidebar.get("file_uploader")[0].set_value(("huge.csv", big, "text/csv"))
