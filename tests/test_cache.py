@@ -42,6 +42,14 @@ def test_save_load_round_trip_is_plain_json(cache_dir):
     assert not list((cache_dir / "runs" / "k1").glob(".tmp-*")), "temporary file left behind"
 
 
+def test_load_many_answers_what_is_cached_once_per_key():
+    store = RunStore()
+    store.save(make_run("a"))
+    store.save(make_run("b", seed=1))
+    found = store.load_many(["b", "missing", "a", "b"])
+    assert list(found) == ["b", "a"] and found["a"] == make_run("a")
+
+
 def test_list_newest_first_and_delete():
     store = RunStore()
     store.save(make_run("old", created=1.0))
