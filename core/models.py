@@ -1,14 +1,18 @@
-"""build_model(spec, info) -> keras.Model: one `if` per toggle, one function per architecture.
+"""The networks: each architecture is one function that lists its layers, one `if` per toggle.
 
-Keras is imported inside the functions: importing core must never pay for TensorFlow.
+The same list builds the keras.Model the app trains (build_model) and the Keras code the
+Model page shows (core.codegen), so the two cannot drift apart. Keras is imported inside
+functions only: importing core must never pay for TensorFlow.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from core.datasets.base import DatasetInfo
-from core.spec import CAPACITIES, ExperimentSpec, SpecError
+from core.spec import CAPACITIES, ExperimentSpec, SpecError, augmentation_applies
 
 # Hidden widths per capacity level.
 MLP_UNITS = {
@@ -28,29 +32,10 @@ CNN_LAYOUT = {
 }
 # VGG-16's 13 convolutions; "M" is a 2x2 max-pool (shared/seeds/001: 3x3 filters, pooling
 # only, no strides, BatchNorm before LeakyReLU, Dropout only in the hidden dense layer).
-VGG_LAYOUT = (
-    64,
-    64,
-    "M",
-    128,
-    128,
-    "M",
-    256,
-    256,
-    256,
-    "M",
-    512,
-    512,
-    512,
-    "M",
-    512,
-    512,
-    512,
-    "M",
-)
+VGG_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512,
+              512, "M")  # fmt: skip
 VGG_DENSE = 512
 
-# (rotation as a fraction of a full turn, translation and zoom as fractions of the size).
 # Shift and zoom as fractions of the size, rotation as a fraction of a full turn. "light"
 # is only flips and whole-pixel shifts, which XLA can compile; "strong" adds rotation and
 # zoom, whose affine transform turns XLA off for the whole graph.
@@ -61,6 +46,33 @@ IMAGE_AUGMENT = {
 NOISE_AUGMENT = {"light": 0.3, "strong": 0.6}  # Gaussian noise on standardized features
 
 
+@dataclass(frozen=True)
+class Expr:
+    """An argument written as code (`1 / 255`) with the value it evaluates to."""
+
+    code: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer: a keras.layers class (or this project's RandomShift) and its arguments."""
+
+    kind: str
+    args: tuple = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    regularized: bool = False  # takes the spec's kernel regularizer (L1 and/or L2)
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    title: str
+    layers: Callable[[ExperimentSpec, DatasetInfo], list[Layer]]  # the hidden layers
+    images_only: bool
+
+
 def image_augmentation(level: str, flip_ok: bool) -> dict[str, float | None]:
     """The image augmentation steps of a level, in the order they apply, with their
     strengths: one definition for the model, the generated code and the Data page."""
@@ -68,162 +80,196 @@ def image_augmentation(level: str, flip_ok: bool) -> dict[str, float | None]:
     return ({"flip": None} if flip_ok else {}) | IMAGE_AUGMENT[level]
 
 
-def check_compatible(spec: ExperimentSpec, info: DatasetInfo) -> None:
-    """Refuse combinations that would silently mean nothing."""
-    if spec.arch != "mlp" and info.modality != "image":
-        raise SpecError(f"{spec.arch} needs images; {info.title} is {info.modality} data")
-    if spec.augment != "none" and info.modality == "text":
-        raise SpecError("augmentation is defined for images and tabular data, not for text")
-
-
 def width_scale(spec: ExperimentSpec) -> float:
     """Course presets are exact at capacity 'large'; each level below halves the widths."""
     return 2.0 ** (CAPACITIES.index(spec.capacity) - CAPACITIES.index("large"))
 
 
-def build_model(spec: ExperimentSpec, info: DatasetInfo) -> Any:
-    import keras
-    from keras import layers
+def _scaled(width: int, spec: ExperimentSpec) -> int:
+    return max(1, round(width * width_scale(spec)))
 
+
+def _dense_block(units: int, spec: ExperimentSpec, activation: str = "relu") -> list[Layer]:
+    out = [Layer("Dense", (units,), regularized=True)]
+    if spec.batchnorm:
+        out.append(Layer("BatchNormalization", comment="before the activation"))
+    out.append(Layer("Activation", (activation,)))
+    if spec.dropout:
+        out.append(Layer("Dropout", (spec.dropout,)))
+    return out
+
+
+def _conv(filters: int, spec: ExperimentSpec, activation: str) -> list[Layer]:
+    out = [Layer("Conv2D", (filters, 3), (("padding", "same"),), regularized=True)]
+    if spec.batchnorm:
+        out.append(Layer("BatchNormalization"))
+    return out + [Layer("Activation", (activation,))]
+
+
+POOL = Layer("MaxPooling2D", (2,), (("padding", "same"),))
+
+
+def mlp(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
+    out = [Layer("Flatten")] if len(info.input_shape) > 1 else []
+    for units in MLP_UNITS[spec.capacity]:
+        out += _dense_block(units, spec)
+    return out
+
+
+def cnn(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
+    """VGG-style: blocks of 3x3 convolutions then a 2x2 max-pool; Dropout only in the dense
+    head, as the course does."""
+    filters, convs, dense = CNN_LAYOUT[spec.capacity]
+    out = []
+    for f in filters:
+        for _ in range(convs):
+            out += _conv(f, spec, "relu")
+        out.append(POOL)
+    return out + [Layer("Flatten")] + _dense_block(dense, spec)
+
+
+def sign_cnn(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
+    """The sign-language CNN of shared/seeds/003 (264,049 parameters at 28x28x1, 24 classes,
+    with BatchNorm and Dropout on), in the course's own layer order: BatchNorm after the
+    ReLU, Dropout 0.2 after the second convolution and 0.3 in the head. `dropout` sets the
+    head's rate; the convolution's keeps the course's 2:3 ratio."""
+    out = []
+    for i, filters in enumerate((75, 50, 25)):
+        conv_args = (("padding", "same"), ("activation", "relu"))
+        out.append(Layer("Conv2D", (_scaled(filters, spec), 3), conv_args, regularized=True))
+        if i == 1 and spec.dropout:
+            out.append(Layer("Dropout", (round(spec.dropout * 2 / 3, 3),)))
+        if spec.batchnorm:
+            out.append(Layer("BatchNormalization"))
+        out.append(Layer("MaxPooling2D", (2,), (("strides", 2), ("padding", "same"))))
+    out += [
+        Layer("Flatten"),
+        Layer("Dense", (_scaled(512, spec),), (("activation", "relu"),), regularized=True),
+    ]
+    if spec.dropout:
+        out.append(Layer("Dropout", (spec.dropout,)))
+    return out
+
+
+def vgg(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
+    """The VGG-style CIFAR-10 CNN of shared/seeds/001: 13 convolutions, BatchNorm before
+    LeakyReLU, Dropout only in the hidden dense layer."""
+    out = []
+    for item in VGG_LAYOUT:
+        out += [POOL] if item == "M" else _conv(_scaled(item, spec), spec, "leaky_relu")
+    return out + [Layer("Flatten")] + _dense_block(_scaled(VGG_DENSE, spec), spec, "leaky_relu")
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    a.name: a
+    for a in (
+        Architecture("mlp", "dense network", mlp, images_only=False),
+        Architecture("cnn", "convolutional network", cnn, images_only=True),
+        Architecture("sign_cnn", "the course's sign-language CNN", sign_cnn, images_only=True),
+        Architecture("vgg_cifar", "the course's VGG-style CNN", vgg, images_only=True),
+    )
+}
+
+
+def check_compatible(spec: ExperimentSpec, info: DatasetInfo) -> None:
+    """Refuse combinations that would silently mean nothing."""
+    if ARCHITECTURES[spec.arch].images_only and info.modality != "image":
+        raise SpecError(f"{spec.arch} needs images; {info.title} is {info.modality} data")
+    if spec.augment != "none" and not augmentation_applies(info.modality):
+        raise SpecError("augmentation is defined for images and tabular data, not for text")
+    if spec.label_noise and info.task == "regression":
+        raise SpecError("label noise is defined for classes, not for regression targets")
+
+
+def layers(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
+    """Every layer after the input, in order: scaling, augmentation, body, head."""
     check_compatible(spec, info)
-    reg = keras.regularizers.L2(spec.l2) if spec.l2 else None
-    inputs = keras.Input(info.input_shape, name="input")
-    x = inputs
-    if info.modality == "image":
-        x = layers.Rescaling(1 / 255, name="rescale")(x)
-    for layer in augmentation_layers(spec, info):
-        x = layer(x)
-    body = {"mlp": _mlp, "cnn": _cnn, "sign_cnn": _sign_cnn, "vgg_cifar": _vgg}[spec.arch]
-    x = body(x, spec, reg)
-    outputs = _head(x, info, reg)
-    return keras.Model(inputs, outputs, name=f"{spec.arch}_{spec.capacity}")
+    out = [Layer("Rescaling", (Expr("1 / 255", 1 / 255),))] if info.modality == "image" else []
+    out += _augmentation(spec, info)
+    out += ARCHITECTURES[spec.arch].layers(spec, info)
+    return out + [_head(info)]
 
 
-def augmentation_layers(spec: ExperimentSpec, info: DatasetInfo) -> list:
+def _augmentation(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
     """Keras preprocessing layers: active in training, identity at inference."""
-    from keras import layers
-
     if spec.augment == "none":
         return []
     if info.modality == "tabular":
-        return [layers.GaussianNoise(NOISE_AUGMENT[spec.augment], name="noise")]
-    from core.augment import RandomShift
-
+        return [Layer("GaussianNoise", (NOISE_AUGMENT[spec.augment],), comment="training only")]
+    constant = (("fill_mode", "constant"),)
     build = {
-        "flip": lambda _: layers.RandomFlip("horizontal", name="flip"),
-        "shift": lambda f: RandomShift(f, name="shift"),
-        "rotation": lambda f: layers.RandomRotation(f, fill_mode="constant", name="rotate"),
-        "zoom": lambda f: layers.RandomZoom(f, fill_mode="constant", name="zoom"),
+        "flip": lambda _: Layer("RandomFlip", ("horizontal",)),
+        "shift": lambda f: Layer("RandomShift", (f,), comment="defined above"),
+        "rotation": lambda f: Layer("RandomRotation", (f,), constant),
+        "zoom": lambda f: Layer("RandomZoom", (f,), constant),
     }
     steps = image_augmentation(spec.augment, info.flip_ok)
     return [build[step](strength) for step, strength in steps.items()]
 
 
-def _dense_block(x, units: int, spec: ExperimentSpec, reg, activation="relu", name=""):
-    from keras import layers
-
-    x = layers.Dense(units, kernel_regularizer=reg, name=f"{name}dense")(x)
-    if spec.batchnorm:
-        x = layers.BatchNormalization(name=f"{name}bn")(x)
-    x = layers.Activation(activation, name=f"{name}{activation}")(x)
-    if spec.dropout:
-        x = layers.Dropout(spec.dropout, name=f"{name}dropout")(x)
-    return x
-
-
-def _conv(x, filters: int, spec: ExperimentSpec, reg, activation, name: str):
-    from keras import layers
-
-    x = layers.Conv2D(filters, 3, padding="same", kernel_regularizer=reg, name=f"{name}conv")(x)
-    if spec.batchnorm:
-        x = layers.BatchNormalization(name=f"{name}bn")(x)
-    return layers.Activation(activation, name=f"{name}act")(x)
-
-
-def _mlp(x, spec: ExperimentSpec, reg):
-    from keras import layers
-
-    if len(x.shape) > 2:
-        x = layers.Flatten(name="flatten")(x)
-    for i, units in enumerate(MLP_UNITS[spec.capacity]):
-        x = _dense_block(x, units, spec, reg, name=f"h{i + 1}_")
-    return x
-
-
-def _cnn(x, spec: ExperimentSpec, reg):
-    """VGG-style: blocks of 3x3 convolutions then a 2x2 max-pool; Dropout only in the dense
-    head, as the course does."""
-    from keras import layers
-
-    filters, convs, dense = CNN_LAYOUT[spec.capacity]
-    for b, f in enumerate(filters):
-        for c in range(convs):
-            x = _conv(x, f, spec, reg, "relu", name=f"b{b + 1}c{c + 1}_")
-        x = layers.MaxPooling2D(2, padding="same", name=f"b{b + 1}_pool")(x)
-    x = layers.Flatten(name="flatten")(x)
-    return _dense_block(x, dense, spec, reg, name="h1_")
-
-
-def _sign_cnn(x, spec: ExperimentSpec, reg):
-    """The sign-language CNN of shared/seeds/003 (264,049 parameters at 28x28x1, 24 classes,
-    with BatchNorm and Dropout on), in the course's own layer order: BatchNorm after the
-    ReLU, Dropout 0.2 after the second convolution and 0.3 in the head. `dropout` sets the
-    head's rate; the convolution's keeps the course's 2:3 ratio."""
-    from keras import layers
-
-    scale = width_scale(spec)
-    for i, filters in enumerate((75, 50, 25)):
-        x = layers.Conv2D(
-            max(1, round(filters * scale)),
-            3,
-            padding="same",
-            activation="relu",
-            kernel_regularizer=reg,
-            name=f"conv{i + 1}",
-        )(x)
-        if i == 1 and spec.dropout:
-            x = layers.Dropout(round(spec.dropout * 2 / 3, 3), name="conv2_dropout")(x)
-        if spec.batchnorm:
-            x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
-        x = layers.MaxPooling2D(2, strides=2, padding="same", name=f"pool{i + 1}")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(
-        max(1, round(512 * scale)), activation="relu", kernel_regularizer=reg, name="dense"
-    )(x)
-    if spec.dropout:
-        x = layers.Dropout(spec.dropout, name="dense_dropout")(x)
-    return x
-
-
-def _vgg(x, spec: ExperimentSpec, reg):
-    """The VGG-style CIFAR-10 CNN of shared/seeds/001: 13 convolutions, BatchNorm before
-    LeakyReLU, Dropout only in the hidden dense layer."""
-    from keras import layers
-
-    scale = width_scale(spec)
-    block, conv = 1, 1
-    for item in VGG_LAYOUT:
-        if item == "M":
-            x = layers.MaxPooling2D(2, padding="same", name=f"b{block}_pool")(x)
-            block, conv = block + 1, 1
-            continue
-        x = _conv(x, max(1, round(item * scale)), spec, reg, "leaky_relu", name=f"b{block}c{conv}_")
-        conv += 1
-    x = layers.Flatten(name="flatten")(x)
-    return _dense_block(
-        x, max(1, round(VGG_DENSE * scale)), spec, reg, activation="leaky_relu", name="h1_"
-    )
-
-
-def _head(x, info: DatasetInfo, reg):
+def _head(info: DatasetInfo) -> Layer:
     """Output and loss follow the problem type (the course's table): sigmoid + binary
     cross-entropy, softmax + categorical cross-entropy, linear + MSE."""
-    from keras import layers
-
     if info.task == "binary":
-        return layers.Dense(1, activation="sigmoid", kernel_regularizer=reg, name="output")(x)
+        return Layer("Dense", (1,), (("activation", "sigmoid"),), regularized=True)
     if info.task == "multiclass":
-        return layers.Dense(
-            info.num_classes, activation="softmax", kernel_regularizer=reg, name="output"
-        )(x)
-    return layers.Dense(1, kernel_regularizer=reg, name="output")(x)
+        units = (info.num_classes,)
+        return Layer("Dense", units, (("activation", "softmax"),), regularized=True)
+    return Layer("Dense", (1,), regularized=True)
+
+
+def build_model(spec: ExperimentSpec, info: DatasetInfo) -> Any:
+    import keras
+
+    reg = regularizer(spec)
+    x = inputs = keras.Input(info.input_shape, name="input")
+    listed = layers(spec, info)
+    counts: dict[str, int] = {}
+    for i, layer in enumerate(listed):
+        counts[layer.kind] = counts.get(layer.kind, 0) + 1
+        name = "output" if i == len(listed) - 1 else f"{_snake(layer.kind)}_{counts[layer.kind]}"
+        x = _keras_layer(layer, reg, name)(x)
+    return keras.Model(inputs, x, name=f"{spec.arch}_{spec.capacity}")
+
+
+def regularizer(spec: ExperimentSpec):
+    import keras
+
+    if spec.l1 and spec.l2:
+        return keras.regularizers.L1L2(l1=spec.l1, l2=spec.l2)
+    if spec.l1:
+        return keras.regularizers.L1(spec.l1)
+    return keras.regularizers.L2(spec.l2) if spec.l2 else None
+
+
+def _keras_layer(layer: Layer, reg, name: str):
+    import keras
+
+    if layer.kind == "RandomShift":
+        from core.augment import RandomShift
+
+        cls = RandomShift
+    else:
+        cls = getattr(keras.layers, layer.kind)
+    args = [a.value if isinstance(a, Expr) else a for a in layer.args]
+    kwargs = dict(layer.kwargs)
+    if layer.regularized and reg is not None:
+        kwargs["kernel_regularizer"] = reg
+    return cls(*args, **kwargs, name=name)
+
+
+def _snake(kind: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(kind))
+
+
+def kernel_layers(model) -> list:
+    """The layers whose kernel L1/L2 act on, in order: what the Weights view follows."""
+    return [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
+
+
+def augmentation_layers(spec: ExperimentSpec, info: DatasetInfo) -> list:
+    """The model's own augmentation layers, for previews: the Data page shows exactly what
+    training does to an example."""
+    check_compatible(spec, info)
+    return [_keras_layer(layer, None, f"augment_{i}")
+            for i, layer in enumerate(_augmentation(spec, info))]  # fmt: skip

@@ -1,4 +1,8 @@
-"""What one training run is: a frozen, hashable description and the named variants over it."""
+"""What one training run is: a frozen, hashable description and the named variants over it.
+
+Ranges, labels and defaults of the fields live in core.settings, the one table every widget,
+link, command-line flag and this module's validation read.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 # Bump when a change to training or to the stored record makes old cache entries wrong.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-ARCHITECTURES = ("mlp", "cnn", "sign_cnn", "vgg_cifar")
 CAPACITIES = ("tiny", "small", "medium", "large", "huge")
 AUGMENTATIONS = ("none", "light", "strong")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -25,23 +28,29 @@ class SpecError(ValueError):
 class ExperimentSpec:
     """Everything that changes a result, and nothing else.
 
-    The seed sets initial weights, dropout masks and augmentation draws. The split and the
-    batch order belong to the dataset, so every variant of a comparison sees the same data
-    in the same order — which is also what lets variants train fused in one graph.
+    The seed sets initial weights, dropout masks and augmentation draws. The split, the
+    training subset, the noisy labels and the batch order belong to the data, so every
+    variant of a comparison sees the same examples in the same order — which is also what
+    lets variants train fused in one graph.
     """
 
     dataset: str = "digits"
+    data_noise: float = 0.0  # generated datasets: the generator's noise level
+    data_size: int = 0  # generated datasets: training points drawn (0 for every other)
     arch: str = "mlp"
     capacity: str = "large"
     l2: float = 0.0
+    l1: float = 0.0
     dropout: float = 0.0
     batchnorm: bool = False
     augment: str = "none"
     train_size: int = 0  # 0 = the whole training split
+    label_noise: float = 0.0  # fraction of training labels replaced by random ones
     epochs: int = 30
     batch_size: int = 32
     optimizer: str = "adam"
     learning_rate: float = 1e-3
+    patience: int = 0  # early stopping, reported only: 0 = off
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,15 +61,15 @@ class ExperimentSpec:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> ExperimentSpec:
+    def from_dict(cls, raw: Any) -> ExperimentSpec:
         """Build and validate a spec from JSON-like data (the cache, a URL, a CLI)."""
+        if not isinstance(raw, dict):
+            raise SpecError("a spec must be a JSON object")
         known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(raw) - set(known))
+        unknown = sorted(str(k) for k in set(raw) - set(known))
         if unknown:
             raise SpecError(f"unknown spec field(s): {', '.join(unknown)}")
-        values = {}
-        for name, value in raw.items():
-            values[name] = _coerce(name, known[name].type, value)
+        values = {name: _coerce(name, known[name].type, value) for name, value in raw.items()}
         spec = cls(**values)
         spec.validate()
         return spec
@@ -70,33 +79,29 @@ class ExperimentSpec:
         return cls.from_dict(json.loads(text))
 
     def validate(self) -> None:
-        checks = [
-            (self.arch in ARCHITECTURES, f"arch must be one of {', '.join(ARCHITECTURES)}"),
-            (self.capacity in CAPACITIES, f"capacity must be one of {', '.join(CAPACITIES)}"),
-            (self.augment in AUGMENTATIONS, f"augment must be one of {', '.join(AUGMENTATIONS)}"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (0.0 <= self.l2 <= 1.0, "l2 must be between 0 and 1"),
-            (0.0 <= self.dropout < 1.0, "dropout must be at least 0 and below 1"),
-            (self.train_size >= 0, "train_size must be 0 (all) or a positive count"),
-            (1 <= self.epochs <= 1000, "epochs must be between 1 and 1000"),
-            (1 <= self.batch_size <= 65536, "batch_size must be between 1 and 65536"),
-            (0.0 < self.learning_rate <= 10.0, "learning_rate must be above 0 and at most 10"),
-            (0 <= self.seed < 2**31, "seed must be between 0 and 2**31-1"),
-            (bool(self.dataset), "dataset must be named"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise SpecError(message)
+        from core import settings  # the table imports the model registry, which imports us
+
+        settings.validate_spec(self)
 
     def key(self, fingerprint: str) -> str:
         """Content address of this run: the spec, the exact data, and the cache schema."""
         text = f"{SCHEMA_VERSION}\n{fingerprint}\n{self.to_json()}"
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
+    def data_params(self) -> dict[str, Any]:
+        """What selects the data itself, beyond the dataset's name."""
+        return {"noise": self.data_noise, "size": self.data_size}
+
     def fusion_group(self) -> tuple:
-        """Specs that agree on this can train as branches of one graph: they see the same
-        batches for the same number of steps; everything else lives inside a branch."""
-        return (self.dataset, self.train_size, self.batch_size, self.epochs)
+        """Specs that agree on this can train as branches of one graph: the same data pool
+        and batch size. Everything else lives inside a branch — the training subset and its
+        noisy labels too, and the epochs (a shorter run is a prefix of a longer one)."""
+        return (self.dataset, self.data_noise, self.data_size, self.batch_size)
+
+    def branch(self) -> ExperimentSpec:
+        """The training this run is a prefix of: runs that differ only in epochs and in
+        early stopping's patience (which only reads the curves) train once."""
+        return replace(self, epochs=1, patience=0)
 
 
 def _coerce(name: str, type_name: str, value: Any) -> Any:
@@ -109,18 +114,24 @@ def _coerce(name: str, type_name: str, value: Any) -> Any:
                 if value.lower() in ("0", "false", "no", "off"):
                     return False
                 raise ValueError
+            if not isinstance(value, bool | int):
+                raise ValueError
             return bool(value)
         if type_name == "int":
-            if isinstance(value, float) and not value.is_integer():
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
             return int(value)
         if type_name == "float":
-            result = float(value)
-            if result != result:  # NaN never makes sense in a spec
+            if isinstance(value, bool):
                 raise ValueError
+            result = float(value)
+            if result != result or result in (float("inf"), float("-inf")):
+                raise ValueError  # NaN and infinities never make sense in a spec
             return result
-        return str(value)
-    except (TypeError, ValueError):
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except (TypeError, ValueError, OverflowError):
         raise SpecError(f"{name}: {value!r} is not a valid {type_name}") from None
 
 
@@ -128,14 +139,29 @@ def _coerce(name: str, type_name: str, value: Any) -> Any:
 VARIANTS: dict[str, str] = {
     "baseline": "the dataset's default network, no regularization",
     "small": "less capacity: fewer and narrower layers",
-    "l2": "L2 weight penalty on every kernel",
+    "l1": "L1 weight penalty on every kernel (pushes weights to exactly zero)",
+    "l2": "L2 weight penalty on every kernel (shrinks every weight)",
     "dropout": "Dropout after every hidden block",
     "batchnorm": "BatchNorm before every hidden activation",
     "augment": "data augmentation layers in the model",
     "combined": "L2 + Dropout + BatchNorm + augmentation together",
 }
+# What a new comparison shows: every variant but L1, which is a toggle for the curious.
+DEFAULT_VARIANTS = ("baseline", "small", "l2", "dropout", "batchnorm", "augment", "combined")
+STRENGTHS = ("l2", "l1", "dropout", "augment")  # what a named variant's strength can be
+NEEDS_AUGMENTATION = ("augment", "combined")
 
-DEFAULT_STRENGTHS = {"l2": 1e-3, "dropout": 0.5, "augment": "light"}
+
+def variants_for(modality: str) -> tuple[str, ...]:
+    """The named variants that mean something for this kind of data: augmentation is
+    defined for images and tables, not for bags of words."""
+    if augmentation_applies(modality):
+        return tuple(VARIANTS)
+    return tuple(v for v in VARIANTS if v not in NEEDS_AUGMENTATION)
+
+
+def augmentation_applies(modality: str) -> bool:
+    return modality != "text"
 
 
 def smaller_capacity(capacity: str) -> str:
@@ -143,26 +169,45 @@ def smaller_capacity(capacity: str) -> str:
     return "small" if CAPACITIES.index(capacity) > CAPACITIES.index("small") else "tiny"
 
 
-def make_variant(
-    base: ExperimentSpec,
-    name: str,
-    *,
-    l2: float = DEFAULT_STRENGTHS["l2"],
-    dropout: float = DEFAULT_STRENGTHS["dropout"],
-    augment: str = DEFAULT_STRENGTHS["augment"],
-) -> ExperimentSpec:
-    """The spec of a named variant over a base spec, with the given strengths."""
+def make_variant(base: ExperimentSpec, name: str, **strengths: Any) -> ExperimentSpec:
+    """The spec of a named variant over a base spec. Strengths not given (l2, l1, dropout,
+    augment) take their defaults from core.settings."""
+    from core import settings
+
+    s = {k: strengths.get(k, settings.SETTINGS[k].strength) for k in STRENGTHS}
     changes: dict[str, dict[str, Any]] = {
         "baseline": {},
         "small": {"capacity": smaller_capacity(base.capacity)},
-        "l2": {"l2": l2},
-        "dropout": {"dropout": dropout},
+        "l1": {"l1": s["l1"]},
+        "l2": {"l2": s["l2"]},
+        "dropout": {"dropout": s["dropout"]},
         "batchnorm": {"batchnorm": True},
-        "augment": {"augment": augment},
-        "combined": {"l2": l2, "dropout": dropout, "batchnorm": True, "augment": augment},
+        "augment": {"augment": s["augment"]},
+        "combined": {
+            "l2": s["l2"],
+            "dropout": s["dropout"],
+            "batchnorm": True,
+            "augment": s["augment"],
+        },
     }
     if name not in changes:
         raise SpecError(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
     spec = replace(base, **changes[name])
     spec.validate()
     return spec
+
+
+def describe(spec: ExperimentSpec, default_capacity: str) -> str:
+    """A short name for a run: the regularizers it has on, with their strengths ("l2 0.01 +
+    dropout 0.3"), "baseline" or "combined", and its network size when it is not the
+    dataset's default. Epochs, seeds and data have their own columns."""
+    on = [
+        f"{name} {value:g}" if isinstance(value, float) else name
+        for name, value in (("l1", spec.l1), ("l2", spec.l2), ("dropout", spec.dropout))
+        if value
+    ]
+    on += ["batchnorm"] if spec.batchnorm else []
+    on += [f"augment {spec.augment}"] if spec.augment != "none" else []
+    combined = spec.l2 and spec.dropout and spec.batchnorm and spec.augment != "none"
+    name = "combined" if combined and not spec.l1 else " + ".join(on) or "baseline"
+    return name if spec.capacity == default_capacity else f"{name} ({spec.capacity})"

@@ -50,6 +50,9 @@ def test_mlp_toggles_one_if_each():
     assert kinds(full)[1:5] == ["Dense", "BatchNormalization", "Activation", "Dropout"]
     dense = [layer for layer in full.layers if type(layer).__name__ == "Dense"]
     assert all(layer.kernel_regularizer is not None for layer in dense)  # L2 on every kernel
+    both = build_model(ExperimentSpec(capacity="medium", l1=1e-4, l2=1e-3), TABLE)
+    config = both.layers[1].kernel_regularizer.get_config()
+    assert config == {"l1": pytest.approx(1e-4), "l2": pytest.approx(1e-3)}
     assert all(
         layer.kernel_regularizer is None
         for layer in plain.layers
@@ -123,6 +126,19 @@ def test_meaningless_combinations_are_refused():
         build_model(ExperimentSpec(arch="cnn"), TABLE)
     with pytest.raises(SpecError, match="not for text"):
         build_model(ExperimentSpec(augment="light"), TEXT)
+    regression = DatasetInfo("r", "r", "tabular", (3,), (), "regression")
+    with pytest.raises(SpecError, match="label noise"):
+        build_model(ExperimentSpec(label_noise=0.2), regression)
+
+
+def test_one_registry_names_every_architecture_for_the_spec_and_the_command_line():
+    from core.models import ARCHITECTURES
+    from core.settings import SETTINGS
+
+    assert SETTINGS["arch"].choices == tuple(ARCHITECTURES)  # the CLI's --arch reads this too
+    for name, arch in ARCHITECTURES.items():
+        info = CIFAR if arch.images_only else TABLE
+        assert build_model(ExperimentSpec(arch=name, capacity="tiny"), info).count_params() > 0
 
 
 def test_capacity_levels_grow():

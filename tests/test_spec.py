@@ -60,6 +60,7 @@ def test_named_variants_change_only_what_they_say():
     assert make_variant(base, "dropout").dropout == 0.5
     assert make_variant(base, "batchnorm").batchnorm is True
     assert make_variant(base, "augment").augment == "light"
+    assert make_variant(base, "l1").l1 == 1e-4 and make_variant(base, "l1").l2 == 0
     combined = make_variant(base, "combined", l2=1e-4, dropout=0.2, augment="strong")
     assert (combined.l2, combined.dropout, combined.batchnorm, combined.augment) == (
         1e-4,
@@ -71,6 +72,7 @@ def test_named_variants_change_only_what_they_say():
     assert set(VARIANTS) == {
         "baseline",
         "small",
+        "l1",
         "l2",
         "dropout",
         "batchnorm",
@@ -93,6 +95,7 @@ def test_fusion_group_ignores_what_lives_inside_a_branch():
     inside = replace(
         base,
         l2=0.1,
+        l1=1e-4,
         dropout=0.3,
         batchnorm=True,
         augment="light",
@@ -100,7 +103,23 @@ def test_fusion_group_ignores_what_lives_inside_a_branch():
         seed=5,
         optimizer="sgd",
         learning_rate=0.1,
+        train_size=50,
+        label_noise=0.2,
+        epochs=3,
+        patience=4,
     )
     assert inside.fusion_group() == base.fusion_group()
-    for change in ({"batch_size": 8}, {"train_size": 50}, {"epochs": 3}):
+    for change in ({"batch_size": 8}, {"data_noise": 0.1}, {"data_size": 100}):
         assert replace(base, **change).fusion_group() != base.fusion_group()
+
+
+def test_runs_that_differ_in_epochs_or_patience_share_a_branch():
+    base = ExperimentSpec(dataset="iris", epochs=10)
+    assert replace(base, epochs=40, patience=5).branch() == base.branch()
+    assert replace(base, seed=1).branch() != base.branch()
+
+
+def test_a_spec_from_a_file_must_be_an_object_of_typed_fields():
+    for raw in ([1, 2], "x", None, {"epochs": True}, {"l2": "inf"}, {"dataset": 3}):
+        with pytest.raises(SpecError):
+            ExperimentSpec.from_dict(raw)

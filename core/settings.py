@@ -1,0 +1,355 @@
+"""Every knob once: its type, range, steps, default, label, help, URL key and command-line flag.
+
+The sidebar builds its widgets from this table, links are parsed with it, the command line
+takes its flags from it and ExperimentSpec.validate checks against it: a range changed here
+changes everywhere. Per-dataset defaults come from the dataset registry (core.datasets).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from core.models import ARCHITECTURES
+from core.spec import AUGMENTATIONS, CAPACITIES, OPTIMIZERS, ExperimentSpec, SpecError
+
+L2_STEPS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+L1_STEPS = (1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # the ExperimentSpec field (or "seeds", which is per comparison)
+    label: str
+    help: str
+    kind: type  # int | float | str | bool
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None  # a widget's step
+    steps: tuple = ()  # the only values a slider offers; link values snap to the nearest
+    choices: tuple = ()
+    off: Any = None  # the value meaning off / all / not set, allowed outside [low, high]
+    off_label: str = ""
+    strength: Any = None  # what a named variant that turns this on uses by default
+    url: str = ""
+    cli: str = ""
+    log: bool = False  # spans orders of magnitude: log axes, geometric sweeps
+    sweep: tuple = ()  # the values a sweep of this knob offers by default
+
+    def describe(self, value: Any) -> str:
+        if value == self.off and self.off_label:
+            return self.off_label
+        if self.kind is float:
+            return f"{value:g}"
+        return str(value)
+
+    def check(self, value: Any) -> None:
+        """SpecError when the value is outside the table."""
+        if self.off is not None and value == self.off:
+            return
+        if self.choices and value not in self.choices:
+            raise SpecError(f"{self.name} must be one of {', '.join(map(str, self.choices))}")
+        if self.low is not None and not self.low <= value <= self.high:
+            bounds = f"between {self.describe(self.low)} and {self.describe(self.high)}"
+            if self.off is not None:
+                bounds += f" (or {self.describe(self.off)})"
+            raise SpecError(f"{self.name} must be {bounds}")
+
+    def parse(self, raw: str) -> tuple[Any, str | None]:
+        """A value from text a stranger typed (a link, a flag): converted, then clamped to
+        the range or snapped to the steps with a note saying so. ValueError when the text
+        is not a value of this kind at all."""
+        if self.off_label and raw.strip().lower() == self.off_label:
+            return self.off, None  # "off", "all": what describe() writes for the off value
+        value = convert(self.kind, raw.strip())
+        if self.choices:
+            if value not in self.choices and value != self.off:
+                raise ValueError(f"choose from {', '.join(map(str, self.choices))}")
+            return value, None
+        if self.kind is bool or (self.off is not None and value == self.off):
+            return value, None
+        span = f"{self.describe(self.low)} to {self.describe(self.high)}"
+        if self.low is not None and value < self.low:
+            return self._fixed(self.low, raw, f"below the {self.label.lower()} range ({span})")
+        if self.high is not None and value > self.high:
+            return self._fixed(self.high, raw, f"above the {self.label.lower()} range ({span})")
+        if self.steps and value not in self.steps:
+            nearest = min(self.steps, key=lambda s: abs(math.log(s) - math.log(value)))
+            return self._fixed(nearest, raw, f"not one of the {self.label.lower()} steps")
+        return value, None
+
+    def _fixed(self, value: Any, raw: str, why: str) -> tuple[Any, str]:
+        if self.steps:
+            value = min(self.steps, key=lambda s: abs(s - value))
+        value = self.kind(value)
+        return (
+            value,
+            f"{self.url or self.name}={raw.strip()} is {why}; using {self.describe(value)}",
+        )
+
+
+def convert(kind: type, text: str) -> Any:
+    if kind is bool:
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("use true or false")
+    if kind is int:
+        number = float(text)  # "1e3" is a fine way to say 1000
+        if not math.isfinite(number) or not number.is_integer():
+            raise ValueError("a whole number is needed")
+        return int(number)
+    if kind is float:
+        number = float(text)
+        if not math.isfinite(number):
+            raise ValueError("a finite number is needed")
+        return number
+    return text
+
+
+_TABLE = [
+    Setting(
+        "data_noise",
+        "Data noise",
+        "How far the generated points stray from the clean pattern (standard deviation, in "
+        "the data's units).",
+        float,
+        0.0,
+        1.0,
+        step=0.05,
+        url="noise",
+        cli="--noise",
+        sweep=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
+    ),
+    Setting(
+        "data_size",
+        "Points generated",
+        "How many training points the generator draws. Validation and test sets are fixed "
+        "and large, so their scores are not noise.",
+        int,
+        20,
+        5000,
+        step=10,
+        off=0,
+        url="size",
+        cli="--size",
+    ),
+    Setting(
+        "arch",
+        "Architecture",
+        "A dense network (mlp) or a convolutional one for images.",
+        str,
+        choices=tuple(ARCHITECTURES),
+        cli="--arch",
+    ),
+    Setting(
+        "capacity",
+        "Network size",
+        "How many and how wide the hidden layers are.",
+        str,
+        choices=CAPACITIES,
+        url="cap",
+        cli="--capacity",
+        sweep=CAPACITIES,
+    ),
+    Setting(
+        "l2",
+        "L2 strength",
+        "The weight of the squared-weights penalty. Too strong and the network underfits.",
+        float,
+        L2_STEPS[0],
+        L2_STEPS[-1],
+        steps=L2_STEPS,
+        off=0.0,
+        off_label="off",
+        strength=1e-3,
+        url="l2",
+        cli="--l2",
+        log=True,
+        sweep=(1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
+    ),
+    Setting(
+        "l1",
+        "L1 strength",
+        "The weight of the absolute-weights penalty: it drives many weights to exactly zero.",
+        float,
+        L1_STEPS[0],
+        L1_STEPS[-1],
+        steps=L1_STEPS,
+        off=0.0,
+        off_label="off",
+        strength=1e-4,
+        url="l1",
+        cli="--l1",
+        log=True,
+        sweep=(1e-6, 1e-5, 1e-4, 1e-3, 1e-2),
+    ),
+    Setting(
+        "dropout",
+        "Dropout rate",
+        "The fraction of a hidden layer's outputs dropped at each training step.",
+        float,
+        0.05,
+        0.8,
+        step=0.05,
+        off=0.0,
+        off_label="off",
+        strength=0.5,
+        url="do",
+        cli="--dropout",
+        sweep=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+    ),
+    Setting(
+        "batchnorm",
+        "BatchNorm",
+        "Normalise each hidden layer's inputs over the batch.",
+        bool,
+        off=False,
+        cli="--batchnorm",
+    ),
+    Setting(
+        "augment",
+        "Augmentation",
+        "Light: shifts (and flips where a mirrored example keeps its label), or noise on "
+        "tables. Strong adds rotation and zoom, or more noise.",
+        str,
+        choices=AUGMENTATIONS[1:],
+        off="none",
+        off_label="none",
+        strength="light",
+        url="aug",
+        cli="--augment",
+    ),
+    Setting(
+        "train_size",
+        "Training examples",
+        "How many training examples to learn from; more data is a regularizer too.",
+        int,
+        10,
+        10**7,
+        step=50,
+        off=0,
+        off_label="all",
+        url="n",
+        cli="--train-size",
+        sweep=(50, 100, 200, 400, 800),
+    ),
+    Setting(
+        "label_noise",
+        "Label noise",
+        "The fraction of training labels replaced by random ones (validation and test "
+        "labels stay clean): a big network memorises them anyway.",
+        float,
+        0.0,
+        0.9,
+        step=0.05,
+        url="ln",
+        cli="--label-noise",
+        sweep=(0.0, 0.1, 0.2, 0.4, 0.6, 0.8),
+    ),
+    Setting(
+        "epochs",
+        "Epochs",
+        "Passes over the training data.",
+        int,
+        1,
+        1000,
+        step=1,
+        url="ep",
+        cli="--epochs",
+        sweep=(5, 10, 20, 40, 80),
+    ),
+    # The command line's alone: a classroom link changes the lesson's knobs, not these.
+    Setting(
+        "batch_size",
+        "Batch size",
+        "Examples per training step.",
+        int,
+        1,
+        8192,
+        cli="--batch-size",
+    ),
+    Setting(
+        "optimizer",
+        "Optimizer",
+        "Keras's update rule.",
+        str,
+        choices=OPTIMIZERS,
+        cli="--optimizer",
+    ),
+    Setting(
+        "learning_rate",
+        "Learning rate",
+        "The optimizer's step size.",
+        float,
+        1e-5,
+        1.0,
+        cli="--learning-rate",
+        log=True,
+    ),
+    Setting(
+        "patience",
+        "Early stopping patience",
+        "Mark where Keras's EarlyStopping(patience, restore_best_weights=True) would stop: "
+        "after this many epochs without a lower validation loss. 0 is off.",
+        int,
+        1,
+        200,
+        step=1,
+        off=0,
+        off_label="off",
+        url="pat",
+        cli="--patience",
+    ),
+    Setting(
+        "seed",
+        "Seed",
+        "Initial weights, Dropout masks and augmentation draws.",
+        int,
+        0,
+        2**31 - 1,
+        cli="--seed",
+    ),
+    Setting(
+        "seeds",
+        "Seeds",
+        "Several seeds draw each variant as a mean with a band: is a difference bigger "
+        "than the noise?",
+        int,
+        1,
+        5,
+        url="seeds",
+        cli="--seeds",
+    ),
+]
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in _TABLE}
+SPEC_FIELDS = tuple(f.name for f in fields(ExperimentSpec))
+# The knobs a sweep can run along, in the order the Sweep page offers them.
+SWEEPABLE = ("capacity", "l2", "l1", "dropout", "train_size", "label_noise", "epochs", "data_noise")
+
+
+def validate_spec(spec: ExperimentSpec) -> None:
+    if not spec.dataset:
+        raise SpecError("dataset must be named")
+    for name in SPEC_FIELDS:
+        if name in SETTINGS:
+            SETTINGS[name].check(getattr(spec, name))
+
+
+def by_url(key: str) -> Setting | None:
+    return next((s for s in _TABLE if s.url == key), None)
+
+
+def default(name: str, dataset: str) -> Any:
+    """The value a knob takes on a dataset unless the user says otherwise."""
+    from core import datasets
+
+    if name in SETTINGS and SETTINGS[name].strength is not None:
+        return SETTINGS[name].strength
+    defaults = datasets.defaults(dataset)
+    if name in defaults:
+        return defaults[name]
+    return {f.name: f.default for f in fields(ExperimentSpec)}.get(name, SETTINGS[name].low)
