@@ -135,4 +135,84 @@ def test_only_configured_folders_are_reachable_by_strangers(tmp_path, monkeypatc
     with pytest.raises(DatasetError, match="outside the folders"):
         datasets.check_allowed(str(tmp_path / "allowed" / ".." / "secret"))
     monkeypatch.setenv("OVERFITTING_LAB_DATA_ROOTS", str(tmp_path / "allowed"))
+    (tmp_path / "allowed" / "pets").mkdir(parents=True)
     datasets.check_allowed(str(tmp_path / "allowed" / "pets"))
+    with pytest.raises(DatasetError, match="unknown dataset"):
+        datasets.check_allowed(str(tmp_path / "allowed" / "cats"))  # inside, but not there
+    with pytest.raises(DatasetError, match="unknown dataset 'nonexistent'"):
+        datasets.check_allowed("nonexistent")
+
+
+@pytest.mark.parametrize("header", ["label ", " LABEL", "Label", " label "])
+def test_header_names_are_stripped_and_matched_in_any_case(tmp_path, header):
+    path = tmp_path / "spaced.csv"
+    rows = "".join(f"{i % 2},{i},{i * 3 % 7}\n" for i in range(40))
+    path.write_text(f"{header},a,b\n{rows}")
+    data = datasets.load(str(path))
+    assert data.info.num_classes == 2 and data.x_train.shape[1] == 2
+
+
+def test_two_label_columns_are_refused(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("label,LABEL,a\n" + "0,1,2\n1,0,3\n" * 20)
+    with pytest.raises(DatasetError, match="more than one label column"):
+        datasets.load(str(path))
+
+
+@pytest.mark.parametrize("value", ["1e308", "-1e308", "3.5e38"])
+def test_a_value_too_large_for_float32_names_its_column_and_line(tmp_path, value):
+    path = tmp_path / "huge.csv"
+    rows = [f"{i % 2},{i},{i}" for i in range(30)]
+    rows[6] = f"0,{value},1"
+    path.write_text("label,a,b\n" + "\n".join(rows))
+    with pytest.raises(DatasetError, match=r"column 'a' on line 8 .*too large for 32-bit"):
+        datasets.load(str(path))
+
+
+def test_a_fifo_or_a_device_named_like_a_csv_does_not_hang(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "x.csv"
+    os.mkfifo(fifo)
+    outcome = []
+    reader = threading.Thread(target=lambda: outcome.append(_error(str(fifo))), daemon=True)
+    reader.start()
+    reader.join(timeout=20)
+    assert outcome and "not a regular file" in outcome[0]
+    device = tmp_path / "zero.csv"
+    device.symlink_to("/dev/zero")
+    assert "not a regular file" in _error(str(device))
+
+
+def _error(name: str) -> str:
+    try:
+        datasets.load(name)
+    except DatasetError as exc:
+        return str(exc)
+    return "loaded"
+
+
+def test_links_inside_a_data_root_may_not_lead_outside_it(tmp_path, monkeypatch, cache_dir):
+    secret = tmp_path / "secret"
+    (secret / "cats").mkdir(parents=True)
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(secret / "cats" / "private.png")
+    root = tmp_path / "roots"
+    pets = root / "pets"
+    for cls in ("cats", "dogs"):
+        (pets / cls).mkdir(parents=True)
+        for i in range(6):
+            Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(pets / cls / f"{i}.png")
+    monkeypatch.setenv("OVERFITTING_LAB_DATA_ROOTS", str(root))
+    (pets / "cats" / "stolen.png").symlink_to(secret / "cats" / "private.png")
+    datasets.check_allowed(str(pets))  # the folder itself is inside
+    with pytest.raises(DatasetError, match="links to a place outside pets"):
+        datasets.load(str(pets))
+    (pets / "cats" / "stolen.png").unlink()
+    (pets / "birds").symlink_to(secret / "cats", target_is_directory=True)  # a class folder
+    with pytest.raises(DatasetError, match="birds links to a place outside pets"):
+        datasets.load(str(pets))
+    (pets / "birds").unlink()
+    (pets / "kittens").symlink_to(pets / "cats", target_is_directory=True)  # inside: fine
+    assert datasets.load(str(pets)).info.num_classes == 3
+    assert not list((cache_dir / "datasets").rglob("*private*"))

@@ -43,15 +43,47 @@ def test_an_official_test_split_is_kept_and_validation_comes_from_training():
     assert data.sizes()["train"] + data.sizes()["validation"] == 200
 
 
-def test_training_size_is_a_stratified_subset_of_the_training_split():
+def test_training_sizes_are_nested_stratified_prefixes_of_the_training_split():
     data = datasets.load("digits")
-    small = data.with_train_size(100)
-    assert len(small.y_train) == 100
+    small, larger = data.training(100), data.training(400)
+    assert len(small.y_train) == 100 and len(larger.y_train) == 400
     assert np.bincount(small.y_train, minlength=10).min() >= 9
+    assert np.array_equal(larger.x_train[:100], small.x_train)  # 100 are the first of 400
     train_rows = {r.tobytes() for r in data.x_train}
-    assert all(r.tobytes() in train_rows for r in small.x_train)
+    assert all(r.tobytes() in train_rows for r in larger.x_train)
     assert small.x_val is data.x_val and small.x_test is data.x_test
-    assert data.with_train_size(0) is data
+    everything = data.training(0)
+    assert len(everything.y_train) == len(data.y_train) == data.train_count(10**6)
+
+
+@pytest.mark.parametrize("name", ["moons", "circles", "spiral", "xor", "sine"])
+def test_generated_datasets_are_seeded_and_keep_large_fixed_held_out_sets(no_network, name):
+    entry = datasets.resolve(name)
+    assert entry.generated and entry.available()
+    defaults = datasets.defaults(name)
+    noise, size = defaults["data_noise"], defaults["data_size"]
+    a, b = datasets.load(name, noise, size), datasets.load(name, noise, size)
+    assert np.array_equal(a.x_train, b.x_train) and len(a.y_train) == size
+    bigger = datasets.load(name, noise, size * 2)
+    assert len(bigger.y_val) == len(a.y_val) >= 500 and len(a.y_test) == len(a.y_val)
+    if name != "sine":  # the same validation draws whatever the size (sine's y is rescaled)
+        assert np.array_equal(bigger.y_val, a.y_val)
+    noisier = datasets.load(name, noise + 0.2, size)
+    assert datasets.fingerprint(name, noise, size) != datasets.fingerprint(name, noise + 0.2, size)
+    assert not np.allclose(noisier.x_train if name != "sine" else noisier.y_train,
+                           a.x_train if name != "sine" else a.y_train)  # fmt: skip
+    if name == "sine":
+        assert a.info.task == "regression" and a.info.input_shape == (1,)
+    else:
+        assert a.info.task == "binary" and a.info.input_shape == (2,)
+        assert abs(a.y_val.mean() - 0.5) < 0.1  # both classes, balanced
+
+
+def test_noise_and_size_belong_to_generated_datasets_only():
+    with pytest.raises(DatasetError, match="no noise or size"):
+        datasets.load("iris", 0.3, 100)
+    with pytest.raises(DatasetError, match="number of points"):
+        datasets.load("moons", 0.3, 0)
 
 
 @pytest.mark.parametrize(
@@ -208,3 +240,20 @@ def test_unknown_names_are_refused_clearly():
         datasets.resolve("cifar11")
     with pytest.raises(DatasetError, match="no longer on this server"):
         datasets.resolve("upload:0123456789abcdef")
+
+
+@pytest.mark.parametrize(
+    "name,words",
+    [
+        ("", "must be named"),
+        ("   ", "must be named"),
+        ("x" * 300, "too long"),
+        ("a/" + "b" * 300 + ".csv", "too long"),
+        ("digits\x00.csv", "NUL"),
+    ],
+)
+def test_names_no_file_system_takes_are_refused_before_touching_one(name, words):
+    with pytest.raises(DatasetError, match=words):
+        datasets.resolve(name)
+    with pytest.raises(DatasetError, match=words):
+        datasets.check_allowed(name)

@@ -68,6 +68,7 @@ def test_a_symlink_inside_a_data_root_cannot_lead_outside(tmp_path, monkeypatch)
     root.mkdir()
     (root / "escape").symlink_to("/etc")
     monkeypatch.setenv("OVERFITTING_LAB_DATA_ROOTS", str(root))
+    (root / "pets").mkdir()
     datasets.check_allowed(str(root / "pets"))
     with pytest.raises(DatasetError, match="outside the folders"):
         datasets.check_allowed(str(root / "escape" / "passwd"))

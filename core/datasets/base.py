@@ -1,15 +1,21 @@
-"""What a loaded dataset is: arrays split train / validation / test, and what they mean."""
+"""What a loaded dataset is: arrays split train / validation / test, and what they mean.
+
+The functions that decide which examples and labels a run learns from (stratified_order,
+noisy_labels) are plain numpy with their constants inside: the Model page pastes their
+source into the notebook code it generates, so that code prepares exactly the same data.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from stat import S_ISREG
 
 import numpy as np
 
 # Bump when the split procedure changes: every run's key depends on it via the fingerprint.
-SPLIT_VERSION = 1
+SPLIT_VERSION = 2
 SPLIT_SEED = 20240517
 
 
@@ -26,6 +32,7 @@ class DatasetInfo:
     class_names: tuple[str, ...]  # empty for regression
     task: str  # binary | multiclass | regression
     flip_ok: bool = False  # a mirrored example keeps its label (cats yes, digits no)
+    noun: str = "examples"  # what one example is called in a lesson's text
 
     @property
     def num_classes(self) -> int:
@@ -35,12 +42,14 @@ class DatasetInfo:
 @dataclass(frozen=True)
 class Raw:
     """A reader's output before splitting. Images are uint8 NHWC; labels are class indices
-    (or floats for regression). `test` is the source's official test split, if it has one."""
+    (or floats for regression). `test` (and `val`) are given when the source has its own
+    splits: an official test set, or fresh draws of a generated dataset."""
 
     x: np.ndarray
     y: np.ndarray
     info: DatasetInfo
     test: tuple[np.ndarray, np.ndarray] | None = None
+    val: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,13 +66,46 @@ class Data:
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.y_train), "validation": len(self.y_val), "test": len(self.y_test)}
 
-    def with_train_size(self, n: int) -> Data:
-        """A stratified, seeded subsample of n training examples (0 = all).
-        Fixed per dataset, so every variant and seed trains on the same examples."""
-        if n <= 0 or n >= len(self.y_train):
-            return self
-        keep = _stratified_subset(self.y_train, n, self.info.task)
-        return replace(self, x_train=self.x_train[keep], y_train=self.y_train[keep])
+    def train_count(self, n: int) -> int:
+        """How many training examples a train_size of n means (0 = all)."""
+        return len(self.y_train) if n <= 0 else min(n, len(self.y_train))
+
+    def training(self, n: int = 0, label_noise: float = 0.0) -> Data:
+        """The first n examples of the training split in a fixed, stratified order (0 = all),
+        with a fraction of their labels replaced by random ones. Nested: 100 examples are
+        the first 100 of 400, so a learning curve adds data rather than swapping it; and
+        the same for every variant and seed."""
+        count = self.train_count(n)
+        keep = stratified_order(self.y_train, self.info.task == "regression")[:count]
+        y = self.y_train[keep]
+        if label_noise:
+            y = noisy_labels(y, label_noise, self.info.num_classes)
+        return replace(self, x_train=self.x_train[keep], y_train=y)
+
+
+def stratified_order(y, regression=False):
+    """A fixed order of the training examples in which every prefix keeps the class balance:
+    each class's examples, shuffled, spread evenly through the order."""
+    rng = np.random.default_rng(90210)
+    if regression:
+        return rng.permutation(len(y))
+    rank = np.empty(len(y))
+    for c in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == c))
+        rank[members] = (np.arange(len(members)) + rng.random()) / len(members)
+    return np.argsort(rank, kind="stable")
+
+
+def noisy_labels(y, fraction, num_classes):
+    """Replace a fraction of labels with random classes (which may, by chance, be the true
+    one, as in Zhang et al. 2017). Seeded by the number of labels, so the same examples are
+    noisy for every variant and seed, and a larger fraction adds to a smaller one's."""
+    rng = np.random.default_rng([31337, len(y)])
+    chosen = rng.permutation(len(y))[: round(fraction * len(y))]
+    random_labels = rng.integers(num_classes, size=len(y))[: len(chosen)]
+    y = np.array(y, copy=True)
+    y[chosen] = random_labels.astype(y.dtype)
+    return y
 
 
 def split(
@@ -72,14 +114,18 @@ def split(
     """Stratified, seeded train / validation / test. The test split is never used for
     validation: validation is carved out of the training data."""
     x, y = raw.x, raw.y
+    task = raw.info.task
     if raw.test is None:
-        x, x_test, y, y_test = _split(x, y, test_fraction, raw.info.task)
+        x, x_test, y, y_test = _split(x, y, test_fraction, task)
     else:
         x_test, y_test = raw.test
-    x_train, x_val, y_train, y_val = _split(x, y, val_fraction, raw.info.task)
+    if raw.val is None:
+        x_train, x_val, y_train, y_val = _split(x, y, val_fraction, task)
+    else:
+        (x_train, y_train), (x_val, y_val) = (x, y), raw.val
     if raw.info.modality == "tabular":
         x_train, x_val, x_test = _standardize(x_train, x_val, x_test)
-    if raw.info.task == "regression":
+    if task == "regression":
         # MSE then reads in units of the target's variance: 1.0 is "predict the mean".
         y_train, y_val, y_test = _standardize(y_train, y_val, y_test)
     return Data(raw.info, fingerprint, x_train, y_train, x_val, y_val, x_test, y_test)
@@ -101,18 +147,6 @@ def _split(x: np.ndarray, y: np.ndarray, fraction: float, task: str):
         ) from None
 
 
-def _stratified_subset(y: np.ndarray, n: int, task: str) -> np.ndarray:
-    from sklearn.model_selection import train_test_split
-
-    index = np.arange(len(y))
-    stratify = y if task != "regression" else None
-    try:
-        keep, _ = train_test_split(index, train_size=n, random_state=SPLIT_SEED, stratify=stratify)
-    except ValueError:  # too few per class for the requested size: fall back to random
-        keep, _ = train_test_split(index, train_size=n, random_state=SPLIT_SEED)
-    return np.sort(keep)
-
-
 def _standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     # Statistics from the training split only: nothing leaks from validation or test.
     mean = train.mean(axis=0)
@@ -125,8 +159,14 @@ _hash_memo: dict[tuple[str, int, int], str] = {}
 
 
 def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes, remembered per (path, size, mtime) within a process."""
-    stat = path.stat()
+    """SHA-256 of a file's bytes, remembered per (path, size, mtime) within a process.
+    Regular files only: hashing a FIFO or /dev/zero would never end."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path.name}: {exc.strerror}") from None
+    if not S_ISREG(stat.st_mode):
+        raise DatasetError(f"{path.name} is not a regular file")
     memo_key = (str(path), stat.st_size, stat.st_mtime_ns)
     if memo_key not in _hash_memo:
         digest = hashlib.sha256()

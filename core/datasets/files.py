@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 
+from core import safefs
 from core.datasets.base import DatasetError, DatasetInfo, Raw
 
 LABEL_NAMES = ("label", "labels", "target", "class", "y", "species", "category", "diagnosis")
@@ -16,6 +18,7 @@ MAX_COLUMNS = 20_000
 MAX_CLASSES = 1_000
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 FOLDER_IMAGE_SIZE = (64, 64)  # small enough to train on a laptop CPU
+MAX_CSV_BYTES = 1024 * 2**20
 
 
 def read_csv(path: Path, name: str, title: str) -> Raw:
@@ -31,6 +34,7 @@ def read_csv(path: Path, name: str, title: str) -> Raw:
         raise DatasetError(f"{path.name}: not a readable CSV ({_first_line(exc)})") from None
     if table.empty:
         raise DatasetError(f"{path.name}: the header has no data rows under it")
+    table.columns = header  # stripped: 'label ' and ' LABEL' name the label column too
     label = _label_column(header, path.name)
     y, classes, task = _labels(table[label], path.name)
     features = table.drop(columns=[label])
@@ -46,10 +50,10 @@ def read_csv(path: Path, name: str, title: str) -> Raw:
 
 
 def _text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
+    try:  # a regular file only: a FIFO or /dev/zero named x.csv must not hang the reader
+        data = safefs.read_regular(path, MAX_CSV_BYTES, follow=True)
     except OSError as exc:
-        raise DatasetError(f"cannot read {path}: {exc.strerror}") from None
+        raise DatasetError(f"cannot read {path.name}: {exc.strerror or exc}") from None
     if not data.strip():
         raise DatasetError(f"{path.name}: the file is empty")
     if b"\x00" in data[:65536]:
@@ -93,6 +97,9 @@ def _header(text: str) -> tuple[list[str], str]:
 def _label_column(header: list[str], filename: str) -> str:
     lowered = {h.lower(): h for h in header}
     found = [lowered[n] for n in LABEL_NAMES if n in lowered]
+    clashing = [h for h in header if h.lower() == (found[0].lower() if found else None)]
+    if len(clashing) > 1:
+        raise DatasetError(f"{filename}: more than one label column ({', '.join(clashing)})")
     if not found:
         shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
         raise DatasetError(
@@ -115,6 +122,12 @@ def _labels(column, filename: str) -> tuple[np.ndarray, tuple[str, ...], str]:
     whole = is_numeric and np.all(unique == np.round(unique))
     if is_numeric and not whole and len(unique) > 20:
         y = values.astype(np.float32)
+        bad = np.flatnonzero(~np.isfinite(y))
+        if len(bad):
+            raise DatasetError(
+                f"{filename}: the label on line {int(bad[0]) + 2} is too large for 32-bit "
+                "floats (beyond ±3.4e38)"
+            )
         return y, (), "regression"
     if len(unique) < 2:
         raise DatasetError(
@@ -158,7 +171,15 @@ def _features(features, filename: str) -> np.ndarray:
             f"{filename}: column '{features.columns[col]}' is empty, NaN or "
             f"infinite on line {row + 2}; fill or drop those rows first"
         )
-    return x.astype(np.float32)
+    x32 = x.astype(np.float32)
+    overflow = ~np.isfinite(x32)
+    if overflow.any():  # ±1e308 is a float64 but infinity in float32: training on NaNs
+        row, col = (int(i) for i in np.argwhere(overflow)[0])
+        raise DatasetError(
+            f"{filename}: column '{features.columns[col]}' on line {row + 2} holds "
+            f"{x[row, col]:g}, too large for 32-bit floats (beyond ±3.4e38)"
+        )
+    return x32
 
 
 def _looks_like_pixels(columns: list[str], count: int) -> bool:
@@ -172,11 +193,26 @@ def _first_line(exc: Exception) -> str:
 
 
 def image_files(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and p.parent != folder
-    )
+    """Every image in the class sub-folders. A link may point only inside the folder: a
+    student's link must not make the server read (and show) files from elsewhere."""
+    root = folder.resolve()
+    found = []
+    for current, dirs, names in os.walk(folder, followlinks=False):
+        here = Path(current)
+        for name in dirs + names:
+            path = here / name
+            if path.is_symlink() and not safefs.inside(root, path.resolve()):
+                raise DatasetError(
+                    f"{path.relative_to(folder)} links to a place outside {folder.name}; "
+                    "copy the images into the folder instead"
+                )
+        for name in names:
+            path = here / name
+            if path.suffix.lower() in IMAGE_SUFFIXES and here != folder:
+                if not path.is_file():  # a FIFO or a device named like an image
+                    raise DatasetError(f"{path.relative_to(folder)} is not a regular file")
+                found.append(path)
+    return sorted(found)
 
 
 def folder_parts(folder: Path) -> list[str]:
@@ -188,26 +224,37 @@ def folder_parts(folder: Path) -> list[str]:
     return parts
 
 
-def read_folder(folder: Path, name: str, title: str, prepared: Path) -> Raw:
+MAX_DECODED_BYTES = 8 * 2**30
+
+
+def read_folder(folder: Path, name: str, title: str, prepared: Path, cache: Path) -> Raw:
     """Images from folder/<class>/<image>, decoded once with Keras's own
-    image_dataset_from_directory and kept as a uint8 .npz for fast, TensorFlow-free reloads."""
-    if not prepared.is_file():
-        _prepare_folder(folder, prepared)
-    with np.load(prepared, allow_pickle=False) as f:
+    image_dataset_from_directory and kept in the cache as a uint8 .npz for fast,
+    TensorFlow-free reloads."""
+    try:
+        data = safefs.read_regular(prepared, MAX_DECODED_BYTES)
+    except FileNotFoundError:
+        _prepare_folder(folder, prepared, cache)
+        data = safefs.read_regular(prepared, MAX_DECODED_BYTES)
+    except OSError as exc:
+        raise DatasetError(f"cannot read the decoded copy {prepared}: {exc.strerror}") from None
+    with np.load(io.BytesIO(data), allow_pickle=False) as f:
         x, y, classes = f["x"], f["y"], tuple(str(c) for c in f["classes"])
     task = "binary" if len(classes) == 2 else "multiclass"
-    info = DatasetInfo(name, title, "image", tuple(x.shape[1:]), classes, task, flip_ok=True)
+    info = DatasetInfo(name, title, "image", tuple(x.shape[1:]), classes, task, flip_ok=True,
+                       noun="images")  # fmt: skip
     return Raw(x, y, info)
 
 
-def _prepare_folder(folder: Path, prepared: Path) -> None:
+def _prepare_folder(folder: Path, prepared: Path, cache: Path) -> None:
+    images = image_files(folder)  # first: refuses links out of the folder
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
     if len(classes) < 2:
         raise DatasetError(
             f"{folder}: put the images in one sub-folder per class "
             "(at least two sub-folders, e.g. cats/ and dogs/)"
         )
-    if not image_files(folder):
+    if not images:
         raise DatasetError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in its sub-folders")
     import keras
 
@@ -226,7 +273,11 @@ def _prepare_folder(folder: Path, prepared: Path) -> None:
         raise DatasetError(f"{folder}: an image could not be read ({_first_line(exc)})") from None
     x = np.stack([np.clip(np.round(img), 0, 255).astype(np.uint8) for img, _ in pairs])
     y = np.array([label for _, label in pairs], np.int64)
-    prepared.parent.mkdir(parents=True, exist_ok=True)
-    tmp = prepared.with_name(prepared.name + ".tmp.npz")
-    np.savez(tmp, x=x, y=y, classes=np.array(dataset.class_names))
-    tmp.replace(prepared)
+    buffer = io.BytesIO()
+    np.savez(buffer, x=x, y=y, classes=np.array(dataset.class_names))
+    try:
+        safefs.write_atomic(cache, prepared.parent, prepared.name, buffer.getvalue())
+    except OSError as exc:
+        raise DatasetError(
+            f"cannot keep the decoded images in the cache at {cache}: {exc.strerror or exc}"
+        ) from None
