@@ -1,28 +1,39 @@
 """Content-addressed store of finished runs: cache/runs/<key>/run.json, plain JSON, no pickle.
 
 Reading a run needs only the standard library, so pages that replay cached comparisons never
-import TensorFlow.
+import TensorFlow. Every file here may have been tampered with: a record is read only if it
+is a regular file (not a link) of bounded size holding valid UTF-8 JSON with finite numbers
+that matches the one schema below; anything else is set aside into cache/quarantine, once,
+with a one-line notice, and counts as absent (so it is trained again). Writes and deletes
+go through core.safefs: never outside the cache, never through a link.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import math
 import os
-import shutil
-import tempfile
+import re
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core import safefs
 from core.spec import SCHEMA_VERSION, ExperimentSpec, SpecError
 
 CACHE_ENV = "OVERFITTING_LAB_CACHE"
 MAX_MB_ENV = "OVERFITTING_LAB_CACHE_MAX_MB"
 DEFAULT_MAX_MB = 2048
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "cache"
+KEY = re.compile(r"[0-9a-f]{24}")
+MAX_RECORD_BYTES = 64 * 2**20
+MAX_EPOCHS = 1000
+
+log = logging.getLogger("overfitting_lab")
 
 
 def cache_root() -> Path:
@@ -30,51 +41,222 @@ def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or DEFAULT_ROOT).expanduser().resolve()
 
 
+def is_key(text: str) -> bool:
+    return bool(KEY.fullmatch(text))
+
+
 class CacheError(RuntimeError):
     """The cache cannot be written (full disk, read-only folder); reads still work."""
 
     @classmethod
     def unwritable(cls, root: Path, exc: OSError) -> CacheError:
-        return cls(f"cannot write to the cache at {root}: {exc.strerror}")
+        return cls(f"cannot write to the cache at {root}: {exc.strerror or exc}")
+
+
+class SchemaError(ValueError):
+    """A stored record that is not a run record."""
+
+
+# One record per epoch. Losses and accuracies are None when not finite (or, for accuracy,
+# for regression); the test split is measured every epoch for early stopping's report and
+# is never shown as a curve.
+EPOCH_NUMBERS = ("loss", "val_loss", "test_loss", "fit_loss", "penalty", "accuracy",
+                 "val_accuracy", "test_accuracy", "fit_accuracy")  # fmt: skip
+META_TYPES = {
+    "created": (int, float),
+    "device": str,
+    "versions": dict,
+    "fused_with": int,
+    "seconds": (int, float),
+    "first_call_seconds": (int, float),
+    "xla": bool,
+    "train_examples": int,
+}
 
 
 @dataclass(frozen=True)
 class Run:
-    """One finished run: what was asked, what happened per epoch, and how it ended."""
+    """One finished run: what was asked, what happened per epoch, and what it ended as."""
 
     key: str
     spec: ExperimentSpec
     fingerprint: str
     history: tuple[dict[str, Any], ...]
-    test: dict[str, float | None]
-    best_epoch: int
     params: int
+    layers: tuple[str, ...] = ()  # the kernel layers, in the order of each epoch's norms
+    histogram: dict[str, list] | None = None  # final kernel weights: edges and counts
+    probe: dict[str, Any] | None = None  # the inputs of each epoch's probe predictions
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def test(self) -> dict[str, float | None]:
+        """The final weights on the held-out test split."""
+        last = self.history[-1]
+        return {"loss": last.get("test_loss"), "accuracy": last.get("test_accuracy")}
+
+    @property
+    def best_epoch(self) -> int:
+        """The epoch with the lowest validation data loss (the first, on ties)."""
+        val = [math.inf if r["val_loss"] is None else r["val_loss"] for r in self.history]
+        return val.index(min(val)) + 1
+
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["spec"] = self.spec.to_dict()
-        out["history"] = list(self.history)
-        out["schema"] = SCHEMA_VERSION
-        return out
+        return {
+            "schema": SCHEMA_VERSION,
+            "key": self.key,
+            "spec": self.spec.to_dict(),
+            "fingerprint": self.fingerprint,
+            "history": list(self.history),
+            "params": self.params,
+            "layers": list(self.layers),
+            "histogram": self.histogram,
+            "probe": self.probe,
+            "meta": self.meta,
+        }
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Run:
-        if raw.get("schema") != SCHEMA_VERSION:
-            raise ValueError(f"schema {raw.get('schema')!r}, expected {SCHEMA_VERSION}")
-        history = tuple(raw["history"])
-        if not history or not all(isinstance(r, dict) and "val_loss" in r for r in history):
-            raise ValueError("history is empty or malformed")
+    def from_dict(cls, raw: Any) -> Run:
+        """Validate every field: this reads files from disk, which anyone may have edited."""
+        _need(isinstance(raw, dict), "not a JSON object")
+        _need(raw.get("schema") == SCHEMA_VERSION, f"schema is not {SCHEMA_VERSION}")
+        known = {"schema", "key", "spec", "fingerprint", "history", "params", "layers",
+                 "histogram", "probe", "meta"}  # fmt: skip
+        _need(set(raw) == known, "fields missing or unknown")
+        _need(isinstance(raw["key"], str) and is_key(raw["key"]), "bad key")
+        fingerprint = raw["fingerprint"]
+        _need(isinstance(fingerprint, str) and 0 < len(fingerprint) <= 64, "bad fingerprint")
+        try:
+            spec = ExperimentSpec.from_dict(raw["spec"])
+        except SpecError as exc:
+            raise SchemaError(f"spec: {exc}") from None
+        layers = raw["layers"]
+        _need(_list_of(layers, str, 256), "bad layers")
+        history = _history(raw["history"], len(layers))
+        _need(len(history) == spec.epochs, "history does not cover the epochs")
+        params = raw["params"]
+        _need(_int(params) and params >= 0, "bad params")
         return cls(
-            key=str(raw["key"]),
-            spec=ExperimentSpec.from_dict(raw["spec"]),
-            fingerprint=str(raw["fingerprint"]),
+            key=raw["key"],
+            spec=spec,
+            fingerprint=fingerprint,
             history=history,
-            test=dict(raw["test"]),
-            best_epoch=int(raw["best_epoch"]),
-            params=int(raw["params"]),
-            meta=dict(raw.get("meta") or {}),
+            params=params,
+            layers=tuple(layers),
+            histogram=_histogram(raw["histogram"]),
+            probe=_probe(raw["probe"]),
+            meta=_meta(raw["meta"]),
         )
+
+
+def _need(ok: bool, why: str) -> None:
+    if not ok:
+        raise SchemaError(why)
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _list_of(value: Any, kind, limit: int) -> bool:
+    if not isinstance(value, list) or len(value) > limit:
+        return False
+    if kind is float:
+        return all(_number(v) for v in value)
+    return all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
+
+
+def _history(raw: Any, layers: int) -> tuple[dict[str, Any], ...]:
+    _need(isinstance(raw, list) and 0 < len(raw) <= MAX_EPOCHS, "history missing")
+    out = []
+    for epoch, record in enumerate(raw, 1):
+        _need(isinstance(record, dict), "an epoch is not an object")
+        _need(record.get("epoch") == epoch and _int(record["epoch"]), "epochs out of order")
+        for name in EPOCH_NUMBERS:
+            value = record.get(name, "missing")
+            _need(value is None or _number(value), f"epoch {epoch}: bad {name}")
+        _need(_number(record.get("seconds")) and record["seconds"] >= 0, "bad seconds")
+        allowed = {"epoch", "seconds", "norms", "probe", *EPOCH_NUMBERS}
+        _need(set(record) <= allowed, f"epoch {epoch}: unknown fields")
+        if "norms" in record:
+            _need(_list_of(record["norms"], float, layers), f"epoch {epoch}: bad norms")
+        if "probe" in record:
+            _probe_values(record["probe"])
+        out.append(record)
+    return tuple(out)
+
+
+def _probe_values(raw: Any) -> None:
+    _need(isinstance(raw, dict) and set(raw) <= {"values", "classes"}, "bad probe")
+    _need(_list_of(raw.get("values"), float, 10_000), "bad probe values")
+    if "classes" in raw:
+        _need(_list_of(raw["classes"], int, 10_000), "bad probe classes")
+        _need(len(raw["classes"]) == len(raw["values"]), "bad probe classes")
+
+
+def _histogram(raw: Any) -> dict[str, list] | None:
+    if raw is None:
+        return None
+    _need(isinstance(raw, dict) and set(raw) == {"edges", "counts"}, "bad histogram")
+    edges, counts = raw["edges"], raw["counts"]
+    _need(_list_of(edges, float, 201) and _list_of(counts, int, 200), "bad histogram")
+    _need(len(edges) == len(counts) + 1 and all(c >= 0 for c in counts), "bad histogram")
+    return raw
+
+
+def _probe(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    _need(isinstance(raw, dict) and raw.get("kind") in ("grid", "curve"), "bad probe")
+    axes = ("x", "y") if raw["kind"] == "grid" else ("x",)
+    _need(set(raw) == {"kind", *axes}, "bad probe")
+    _need(all(_list_of(raw[a], float, 1000) and raw[a] for a in axes), "bad probe axes")
+    return raw
+
+
+def _meta(raw: Any) -> dict[str, Any]:
+    _need(isinstance(raw, dict) and set(raw) <= set(META_TYPES), "bad meta")
+    for name, value in raw.items():
+        kinds = META_TYPES[name]
+        # bool is an int in Python: only a field declared bool may hold one.
+        typed = isinstance(value, kinds) and (kinds is bool or not isinstance(value, bool))
+        _need(typed and (not isinstance(value, float) or math.isfinite(value)), f"bad {name}")
+    versions = raw.get("versions", {})
+    _need(all(isinstance(k, str) and isinstance(v, str) for k, v in versions.items()),
+          "bad meta versions")  # fmt: skip
+    return raw
+
+
+def _reject_constant(name: str) -> None:
+    raise SchemaError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as infinity
+        raise SchemaError(f"{text[:20]} is out of range")
+    return value
+
+
+def parse(data: bytes) -> Run:
+    """A run from the bytes of a run.json; SchemaError for anything else."""
+    try:
+        raw = json.loads(
+            data.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
+        )
+    except UnicodeDecodeError:
+        raise SchemaError("not UTF-8 text") from None
+    except RecursionError:
+        raise SchemaError("nested too deeply") from None
+    except ValueError as exc:
+        raise SchemaError(f"not JSON ({str(exc)[:60]})") from None
+    return Run.from_dict(raw)
+
+
+_reported: set[str] = set()  # corrupt entries told about in this process (once each)
 
 
 class RunStore:
@@ -84,62 +266,69 @@ class RunStore:
     def __init__(self, root: Path | str | None = None, max_bytes: int | None = None):
         self.root = Path(root) if root is not None else cache_root()
         self.runs = self.root / "runs"
-        self.quarantine = self.root / "quarantine"
+        self.quarantine = self.root / safefs.QUARANTINE
         if max_bytes is None:
-            max_bytes = int(float(os.environ.get(MAX_MB_ENV) or DEFAULT_MAX_MB) * 2**20)
-        self.max_bytes = max_bytes  # runs only; downloads and uploads are not evicted
+            with contextlib.suppress(ValueError):
+                max_bytes = int(float(os.environ.get(MAX_MB_ENV) or DEFAULT_MAX_MB) * 2**20)
+        self.max_bytes = max_bytes or DEFAULT_MAX_MB * 2**20  # runs only, not downloads
+        self.notices: list[str] = []  # one line per corrupt entry set aside by this store
 
     def path(self, key: str) -> Path:
         return self.runs / key / "run.json"
 
     def has(self, key: str) -> bool:
-        return self.path(key).is_file()
+        return is_key(key) and self._entry_ok(key) and os.path.isfile(self.path(key))
 
     def load(self, key: str) -> Run | None:
         """The run, or None when absent. A corrupt or older-schema entry is set aside and
         reported as absent, so it is trained again instead of crashing the reader."""
-        path = self.path(key)
+        if not is_key(key) or not os.path.lexists(self.runs / key):
+            return None
+        if not self._folder_ok(self.runs):
+            self._set_aside(self.runs, "runs is not a folder")
+            return None
+        if not self._entry_ok(key):
+            self._set_aside(self.runs / key, "not a folder")
+            return None
         try:
-            text = path.read_text(encoding="utf-8")
+            data = safefs.read_regular(self.path(key), MAX_RECORD_BYTES)
+            run = parse(data)
+            if run.key != key:
+                raise SchemaError(f"it claims key {run.key}")
         except FileNotFoundError:
             return None
-        try:
-            run = Run.from_dict(json.loads(text))
-            if run.key != key:
-                raise ValueError(f"entry claims key {run.key}")
-        except (ValueError, KeyError, TypeError, SpecError):
-            self._set_aside(key)
+        except (OSError, SchemaError) as exc:
+            self._set_aside(self.runs / key, getattr(exc, "strerror", None) or str(exc))
             return None
         with contextlib.suppress(OSError):  # last use, for eviction; a read-only cache is fine
-            os.utime(path)
+            os.utime(self.path(key), follow_symlinks=False)
         return run
 
     def save(self, run: Run) -> None:
-        folder = self.runs / run.key
-        text = json.dumps(run.to_dict(), indent=1, allow_nan=False)
+        text = json.dumps(run.to_dict(), indent=None, separators=(",", ":"), allow_nan=False)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            _atomic_write(folder / "run.json", text)
+            safefs.write_atomic(self.root, self.runs / run.key, "run.json", text.encode())
         except OSError as exc:
             raise CacheError.unwritable(self.root, exc) from exc
         self.evict(keep=run.key)
 
     def size(self) -> int:
-        return sum(p.stat().st_size for p in self.runs.glob("*/run.json") if p.is_file())
+        return sum(size for _, size, _ in self._entries())
+
+    def _entries(self) -> list[tuple[float, int, str]]:
+        """(last use, size, key) of every well-formed entry; no file is followed."""
+        out = []
+        for key in self.keys():
+            with contextlib.suppress(OSError):
+                info = os.lstat(self.path(key))
+                out.append((info.st_mtime, info.st_size, key))
+        return out
 
     def evict(self, keep: str | None = None) -> list[str]:
         """Delete the least recently used runs until the runs fit the size cap (and the
         temporary files of writers that were killed half-way)."""
-        stale = time.time() - 600
-        for tmp in self.runs.glob("*/.tmp-*"):
-            with contextlib.suppress(OSError):
-                if tmp.stat().st_mtime < stale:
-                    tmp.unlink()
-        entries = []
-        for path in self.runs.glob("*/run.json"):
-            with contextlib.suppress(OSError):
-                stat = path.stat()
-                entries.append((stat.st_mtime, stat.st_size, path.parent.name))
+        self._sweep_temporary_files()
+        entries = self._entries()
         total = sum(size for _, size, _ in entries)
         evicted = []
         for _, size, key in sorted(entries):
@@ -150,10 +339,27 @@ class RunStore:
                 evicted.append(key)
         return evicted
 
+    def _sweep_temporary_files(self) -> None:
+        stale = time.time() - 600
+        for key in self.keys():
+            with contextlib.suppress(OSError), os.scandir(self.runs / key) as entries:
+                for entry in entries:
+                    old = entry.stat(follow_symlinks=False).st_mtime < stale
+                    temporary = entry.name.startswith(".tmp-")
+                    if temporary and old and entry.is_file(follow_symlinks=False):
+                        os.unlink(entry.path)
+
     def keys(self) -> list[str]:
-        if not self.runs.is_dir():
+        """Every entry name that is a run key; nothing is followed (load checks each)."""
+        if not self._folder_ok(self.runs):
+            if os.path.lexists(self.runs):
+                self._set_aside(self.runs, "runs is not a folder")
             return []
-        return sorted(p.parent.name for p in self.runs.glob("*/run.json"))
+        try:
+            with os.scandir(self.runs) as entries:
+                return sorted(e.name for e in entries if is_key(e.name))
+        except OSError:
+            return []
 
     def load_many(self, keys: Sequence[str]) -> dict[str, Run]:
         """The runs of these keys that are in the cache, by key."""
@@ -165,27 +371,29 @@ class RunStore:
         return sorted(runs, key=lambda r: r.meta.get("created", 0), reverse=True)
 
     def delete(self, key: str) -> bool:
-        folder = self.runs / key
-        if not folder.is_dir():
+        """Remove one run by its key; False if there was none. CacheError if it cannot."""
+        if not is_key(key):
+            raise CacheError(f"{key[:40]!r} is not a run key (24 hexadecimal digits)")
+        if not self._folder_ok(self.runs):
             return False
-        shutil.rmtree(folder, ignore_errors=True)
-        return True
+        try:
+            return safefs.remove(self.root, self.runs / key)
+        except OSError as exc:
+            raise CacheError(f"cannot delete run {key}: {exc.strerror or exc}") from exc
 
-    def _set_aside(self, key: str) -> None:
-        with contextlib.suppress(OSError):
-            self.quarantine.mkdir(parents=True, exist_ok=True)
-            os.replace(self.runs / key, self.quarantine / f"{key}-{time.time_ns()}")
+    def _folder_ok(self, path: Path) -> bool:
+        return os.path.isdir(path) and not os.path.islink(path)
 
+    def _entry_ok(self, key: str) -> bool:
+        return self._folder_ok(self.runs) and self._folder_ok(self.runs / key)
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    def _set_aside(self, path: Path, why: str) -> None:
+        moved = safefs.set_aside(self.root, path)
+        name = path.name if path != self.runs else "runs/"
+        if moved is None and name in _reported:
+            return
+        _reported.add(name)
+        where = f"moved to {moved}" if moved else "left in place: the cache is read-only"
+        notice = f"set aside a corrupt cache entry {name} ({why}); {where}"
+        self.notices.append(notice)
+        log.warning(notice)

@@ -9,6 +9,7 @@ its holder dies, so a crashed trainer never blocks a key for good.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from core import datasets
+from core import datasets, safefs
 from core.cache import CacheError, Run, RunStore
 from core.spec import ExperimentSpec
 
@@ -29,8 +30,29 @@ class Result:
     cached: bool  # True: read from the cache; False: trained by this call
 
 
+# What a run record takes on disk, roughly: bytes per epoch, and per probe snapshot point.
+BYTES_PER_EPOCH = 600
+BYTES_PER_PROBE_POINT = 4
+SPARE_BYTES = 20 * 2**20
+
+
 def run_key(spec: ExperimentSpec) -> str:
-    return spec.key(datasets.fingerprint(spec.dataset))
+    return spec.key(datasets.fingerprint_for(spec))
+
+
+def check_free_space(specs: Sequence[ExperimentSpec], store: RunStore) -> None:
+    """Refuse before training, not after: on a full disk the result could not be kept."""
+    from core.probes import GRID, SNAPSHOTS
+
+    needed = SPARE_BYTES + sum(
+        s.epochs * BYTES_PER_EPOCH + SNAPSHOTS * GRID * GRID * BYTES_PER_PROBE_POINT for s in specs
+    )
+    free = safefs.free_bytes(store.root)
+    if free < needed:
+        raise CacheError(
+            f"not enough free space in the cache at {store.root}: {free // 2**20} MB free, "
+            f"about {needed // 2**20 + 1} MB needed; free some space or delete old runs"
+        )
 
 
 def execute(
@@ -80,14 +102,15 @@ def _train(
 ) -> dict[str, Run]:
     if not specs:
         return {}
+    check_free_space(list(specs.values()), store)
     from core.training import train  # TensorFlow only when something must be trained
 
     finished: dict[str, Run] = {}
-    by_dataset: dict[str, list[tuple[str, ExperimentSpec]]] = {}
+    by_data: dict[tuple, list[tuple[str, ExperimentSpec]]] = {}
     for key, spec in specs.items():
-        by_dataset.setdefault(spec.dataset, []).append((key, spec))
-    for name, items in by_dataset.items():
-        data = datasets.load(name)
+        by_data.setdefault((spec.dataset, *spec.data_params().values()), []).append((key, spec))
+    for items in by_data.values():
+        data = datasets.for_spec(items[0][1])
         keys = [k for k, _ in items]
 
         def progress(i: int, record: dict, keys=keys) -> None:
@@ -111,16 +134,20 @@ class _KeyLocks:
         self.held: list[str] = []
 
     def __enter__(self) -> list[str]:
+        root = self.folder.parent
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            safefs.ensure_dir(root, self.folder.name)
         except OSError as exc:
-            raise CacheError.unwritable(self.folder.parent, exc) from exc
+            raise CacheError.unwritable(root, exc) from exc
         for key in self.keys:
-            lock = FileLock(self.folder / f"{key}.lock")
+            lock = _lock(self.folder, key)
             try:
                 lock.acquire(timeout=0)
             except Timeout:
                 continue
+            except OSError as exc:
+                self.__exit__()
+                raise CacheError.unwritable(root, exc) from exc
             self.locks.append(lock)
             self.held.append(key)
         return self.held
@@ -131,6 +158,19 @@ class _KeyLocks:
                 lock.release()
 
 
+def _lock(folder: Path, key: str) -> FileLock:
+    """The lock of one key. Whatever sits there that is not a plain file (a folder, a link
+    someone planted) is set aside first: filelock refuses links, and must not fail for
+    good on a key."""
+    path = folder / f"{key}.lock"
+    if os.path.lexists(path) and (os.path.islink(path) or not os.path.isfile(path)):
+        safefs.set_aside(folder.parent, path)
+    return FileLock(path)
+
+
 def _wait(folder: Path, key: str) -> None:
-    with FileLock(folder / f"{key}.lock"):
-        pass
+    try:
+        with _lock(folder, key):
+            pass
+    except OSError as exc:
+        raise CacheError.unwritable(folder.parent, exc) from exc

@@ -1,34 +1,37 @@
+"""The run store: plain JSON round trips, one schema checked on every read, and entries that
+are not run records set aside instead of crashing the reader."""
+
+import hashlib
 import json
 
 import pytest
 
-from core.cache import CacheError, Run, RunStore
+from core.cache import CacheError, Run, RunStore, parse
 from core.spec import SCHEMA_VERSION, ExperimentSpec
 
 
-def make_run(key="k1", seed=0, created=1.0) -> Run:
-    spec = ExperimentSpec(dataset="iris", seed=seed)
+def key(name: str) -> str:
+    """A well-formed run key for a readable name."""
+    return hashlib.sha256(name.encode()).hexdigest()[:24]
+
+
+def make_run(name="k1", seed=0, created=1.0, epochs=3) -> Run:
+    spec = ExperimentSpec(dataset="iris", seed=seed, epochs=epochs)
     history = tuple(
-        {
-            "epoch": e,
-            "loss": 1.0 / e,
-            "val_loss": 1.2 / e,
-            "penalty": 0.0,
-            "accuracy": 0.5,
-            "val_accuracy": 0.4,
-            "seconds": 0.01,
-        }
-        for e in range(1, 4)
-    )
+        {"epoch": e, "loss": 1.0 / e, "val_loss": 1.2 / e, "test_loss": 1.3 / e,
+         "fit_loss": 1.1 / e, "penalty": 0.0, "accuracy": 0.5, "val_accuracy": 0.4,
+         "test_accuracy": 0.45, "fit_accuracy": 0.5, "seconds": 0.01, "norms": [1.0, 2.0]}
+        for e in range(1, epochs + 1)
+    )  # fmt: skip
     return Run(
-        key=key,
+        key=key(name),
         spec=spec,
         fingerprint="fp",
         history=history,
-        test={"loss": 0.5, "accuracy": 0.8},
-        best_epoch=3,
         params=123,
-        meta={"created": created},
+        layers=("dense_1", "output"),
+        histogram={"edges": [-1.0, 0.0, 1.0], "counts": [3, 4]},
+        meta={"created": created, "device": "CPU", "fused_with": 1},
     )
 
 
@@ -36,28 +39,40 @@ def test_save_load_round_trip_is_plain_json(cache_dir):
     store = RunStore()
     run = make_run()
     store.save(run)
-    assert store.load("k1") == run
-    raw = json.loads((cache_dir / "runs" / "k1" / "run.json").read_text())
+    assert store.load(run.key) == run
+    raw = json.loads((cache_dir / "runs" / run.key / "run.json").read_text())
     assert raw["schema"] == SCHEMA_VERSION and raw["spec"]["dataset"] == "iris"
-    assert not list((cache_dir / "runs" / "k1").glob(".tmp-*")), "temporary file left behind"
+    assert not list((cache_dir / "runs" / run.key).glob(".tmp-*")), "temporary file left"
+
+
+def test_test_scores_and_best_epoch_are_read_from_the_history():
+    run = make_run()
+    assert run.test == {"loss": pytest.approx(1.3 / 3), "accuracy": 0.45}
+    assert run.best_epoch == 3  # validation loss keeps falling in this record
 
 
 def test_load_many_answers_what_is_cached_once_per_key():
     store = RunStore()
     store.save(make_run("a"))
     store.save(make_run("b", seed=1))
-    found = store.load_many(["b", "missing", "a", "b"])
-    assert list(found) == ["b", "a"] and found["a"] == make_run("a")
+    found = store.load_many([key("b"), key("missing"), key("a"), key("b")])
+    assert list(found) == [key("b"), key("a")] and found[key("a")] == make_run("a")
 
 
 def test_list_newest_first_and_delete():
     store = RunStore()
     store.save(make_run("old", created=1.0))
     store.save(make_run("new", seed=1, created=2.0))
-    assert [r.key for r in store.list()] == ["new", "old"]
-    assert store.delete("old") and not store.has("old")
-    assert not store.delete("old")
-    assert store.keys() == ["new"]
+    assert [r.key for r in store.list()] == [key("new"), key("old")]
+    assert store.delete(key("old")) and not store.has(key("old"))
+    assert not store.delete(key("old"))
+    assert store.keys() == [key("new")]
+
+
+@pytest.mark.parametrize("bad", ["..", "../runs", "", "k1", "0" * 23, "0" * 25, "A" * 24, "/tmp"])
+def test_only_run_keys_can_be_deleted(bad):
+    with pytest.raises(CacheError, match="not a run key"):
+        RunStore().delete(bad)
 
 
 @pytest.mark.parametrize(
@@ -65,28 +80,59 @@ def test_list_newest_first_and_delete():
     [
         lambda text: text[: len(text) // 2],  # truncated
         lambda text: "not json at all",
-        lambda text: text.replace(f'"schema": {SCHEMA_VERSION}', '"schema": 0'),  # older schema
-        lambda text: text.replace('"history": [', '"history": ["x", '),
+        lambda text: text.replace(f'"schema":{SCHEMA_VERSION}', '"schema":0'),  # older schema
+        lambda text: text.replace('"history":[', '"history":["x",'),
+        lambda text: text.replace('"val_loss":1.2', '"val_loss":"1.2"'),  # text, not a number
+        lambda text: text.replace('"val_loss":1.2', '"val_loss":1e400'),  # infinity
+        lambda text: text.replace('"val_loss":1.2', '"val_loss":NaN'),
+        lambda text: text.replace('"seconds":0.01,', "", 1),  # a required field missing
+        lambda text: text.replace('"created":1.0', '"created":"yesterday"'),
+        lambda text: text.replace('"params":123', '"params":true'),
+        lambda text: "[" * 200_000,  # nested too deep for any parser
+        lambda text: "[1, 2, 3]",
+        lambda text: "null",
+        lambda text: '"hello"',
     ],
 )
-def test_a_damaged_entry_is_a_miss_and_is_set_aside(cache_dir, damage):
+def test_a_damaged_entry_is_a_miss_and_is_set_aside_once(cache_dir, damage):
     store = RunStore()
-    store.save(make_run())
-    path = cache_dir / "runs" / "k1" / "run.json"
+    run = make_run()
+    store.save(run)
+    path = cache_dir / "runs" / run.key / "run.json"
     path.write_text(damage(path.read_text()))
-    assert store.load("k1") is None
-    assert not store.has("k1")
+    assert store.load(run.key) is None
+    assert not store.has(run.key)
     assert list((cache_dir / "quarantine").iterdir()), "damaged entry was not kept aside"
-    store.save(make_run())  # and the key can be written again
-    assert store.load("k1") is not None
+    assert len(store.notices) == 1 and run.key in store.notices[0]
+    assert store.load(run.key) is None and len(store.notices) == 1  # told once
+    store.save(run)  # and the key can be written again
+    assert store.load(run.key) == run
+
+
+def test_invalid_utf8_is_a_miss(cache_dir):
+    store = RunStore()
+    run = make_run()
+    store.save(run)
+    (cache_dir / "runs" / run.key / "run.json").write_bytes(b'{"schema": \xff\xfe}')
+    assert store.load(run.key) is None and "UTF-8" in store.notices[0]
 
 
 def test_an_entry_filed_under_the_wrong_key_is_a_miss(cache_dir):
     store = RunStore()
-    store.save(make_run("k1"))
-    (cache_dir / "runs" / "k2").mkdir()
-    (cache_dir / "runs" / "k1" / "run.json").rename(cache_dir / "runs" / "k2" / "run.json")
-    assert store.load("k2") is None
+    run = make_run("k1")
+    store.save(run)
+    other = cache_dir / "runs" / key("k2")
+    other.mkdir()
+    (cache_dir / "runs" / run.key / "run.json").rename(other / "run.json")
+    assert store.load(key("k2")) is None
+
+
+def test_parse_refuses_what_is_not_a_run():
+    good = json.dumps(make_run().to_dict()).encode()
+    assert parse(good) == make_run()
+    for raw in (b"", b"{}", b"[]", b"1e999", b'{"schema": 3}'):
+        with pytest.raises(ValueError):
+            parse(raw)
 
 
 def test_unwritable_cache_gives_a_clear_error(tmp_path):

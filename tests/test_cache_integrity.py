@@ -18,9 +18,9 @@ from core.cache import CacheError, RunStore
 from core.runner import execute
 from core.spec import ExperimentSpec
 from tests.conftest import ROOT
-from tests.test_cache import make_run
+from tests.test_cache import key, make_run
 
-KEYS = [f"k{i}" for i in range(6)]
+KEYS = [key(f"k{i}") for i in range(6)]
 
 # A writer that saves big runs (long histories: a wide window to be killed in) forever.
 WRITER = textwrap.dedent("""
@@ -34,11 +34,11 @@ WRITER = textwrap.dedent("""
         key = rng.choice({keys!r})
         epochs = rng.randint(300, 1000)  # within what a spec allows
         history = tuple({{"epoch": e, "loss": rng.random(), "val_loss": rng.random(),
-                         "penalty": 0.0, "accuracy": 0.5, "val_accuracy": 0.5,
+                         "test_loss": 1.0, "fit_loss": 1.0, "penalty": 0.0, "accuracy": 0.5,
+                         "val_accuracy": 0.5, "test_accuracy": 0.5, "fit_accuracy": 0.5,
                          "seconds": 0.01}} for e in range(1, epochs + 1))
         store.save(Run(key=key, spec=ExperimentSpec(epochs=epochs), fingerprint="f",
-                       history=history, test={{"loss": 1.0, "accuracy": 0.5}},
-                       best_epoch=1, params=1, meta={{}}))
+                       history=history, params=1, meta={{}}))
         print(key, flush=True)
 """)
 
@@ -52,10 +52,10 @@ def writer(folder) -> subprocess.Popen:
 
 def assert_every_entry_whole_or_absent(store: RunStore) -> int:
     whole = 0
-    for key in KEYS:
-        run = store.load(key)  # a torn entry would be set aside and read as None
+    for name in KEYS:
+        run = store.load(name)  # a torn entry would be set aside and read as None
         if run is not None:
-            assert run.key == key and len(run.history) == run.spec.epochs
+            assert run.key == name and len(run.history) == run.spec.epochs
             whole += 1
     assert not store.quarantine.exists(), "a torn entry was found and set aside"
     return whole
@@ -84,8 +84,8 @@ def test_readers_never_see_a_half_written_entry(cache_dir):
     deadline = time.time() + 6
     try:
         while time.time() < deadline:
-            for key in KEYS:
-                run = store.load(key)
+            for name in KEYS:
+                run = store.load(name)
                 reads += 1
                 if run is not None:
                     assert len(run.history) == run.spec.epochs
@@ -128,11 +128,11 @@ def failing(code: int, message: str):
 def test_a_full_or_read_only_disk_is_a_clear_error_and_reads_still_work(monkeypatch, code, message):
     store = RunStore()
     store.save(make_run("old"))
-    monkeypatch.setattr("core.cache.tempfile.mkstemp", failing(code, message))
+    monkeypatch.setattr("core.safefs.tempfile.mkstemp", failing(code, message))
     with pytest.raises(CacheError, match=f"cannot write to the cache at .*: {message}"):
         store.save(make_run("new"))
-    assert store.load("old") is not None and store.load("new") is None
-    assert [r.key for r in store.list()] == ["old"]
+    assert store.load(key("old")) is not None and store.load(key("new")) is None
+    assert [r.key for r in store.list()] == [key("old")]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders anyway")
@@ -143,15 +143,22 @@ def test_a_really_read_only_cache_folder(cache_dir):
     try:
         with pytest.raises(CacheError, match="cannot write to the cache"):
             store.save(make_run("new"))
-        assert store.load("old") is not None
+        assert store.load(key("old")) is not None
     finally:
         os.chmod(cache_dir / "runs", 0o755)
 
 
-def test_training_into_an_unwritable_cache_fails_with_one_clear_message(cache_dir):
+def test_a_file_where_the_lock_folder_belongs_is_set_aside(cache_dir):
     (cache_dir).mkdir(parents=True, exist_ok=True)
     (cache_dir / "locks").write_text("not a folder")
-    with pytest.raises(CacheError, match="cannot write to the cache"):
+    (result,) = execute([ExperimentSpec(dataset="iris", capacity="tiny", epochs=1)])
+    assert not result.cached and (cache_dir / "locks").is_dir()
+    assert [p.read_text() for p in (cache_dir / "quarantine").iterdir()] == ["not a folder"]
+
+
+def test_training_into_an_unwritable_cache_fails_with_one_clear_message(cache_dir, monkeypatch):
+    monkeypatch.setattr("core.safefs.os.mkdir", failing(errno.EROFS, "Read-only file system"))
+    with pytest.raises(CacheError, match="cannot write to the cache.*Read-only file system"):
         execute([ExperimentSpec(dataset="iris", capacity="tiny", epochs=1)])
 
 
@@ -159,20 +166,20 @@ def test_the_size_cap_evicts_the_least_recently_used_runs(cache_dir):
     store = RunStore()
     for i in range(4):
         store.save(make_run(f"r{i}"))
-        os.utime(store.path(f"r{i}"), (1000 + i, 1000 + i))  # r0 oldest
-    one = store.path("r0").stat().st_size
-    store.load("r0")  # reading it makes r0 the most recently used
+        os.utime(store.path(key(f"r{i}")), (1000 + i, 1000 + i))  # r0 oldest
+    one = store.path(key("r0")).stat().st_size
+    store.load(key("r0"))  # reading it makes r0 the most recently used
     small = RunStore(max_bytes=int(one * 2.5))
     small.save(make_run("r4"))
-    assert sorted(small.keys()) == ["r0", "r4"]  # r1..r3 were used least recently
+    assert sorted(small.keys()) == sorted([key("r0"), key("r4")])  # r1..r3: least recent
     assert small.size() <= small.max_bytes
 
 
 def test_stale_temporary_files_of_killed_writers_are_swept(cache_dir):
     store = RunStore()
     store.save(make_run("a"))
-    stale = store.runs / "a" / ".tmp-dead.json"
-    fresh = store.runs / "a" / ".tmp-live.json"
+    stale = store.runs / key("a") / ".tmp-dead.json"
+    fresh = store.runs / key("a") / ".tmp-live.json"
     stale.write_text("{")
     fresh.write_text("{")
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
