@@ -1,80 +1,102 @@
-"""Does each offline dataset's default comparison show the lesson? Measured over seeds.
+"""Is every lesson the app teaches true? Each claim, checked on the mean of three seeds, on the
+validation split and on the held-out test split.
 
-For every offline dataset, trains the default comparison (all variants, dataset defaults)
-for each seed through the normal cached path, then prints, per dataset:
-- the baseline's final validation data loss as a ratio of its minimum (overfitting shows
-  as a ratio clearly above 1 and a best epoch well before the last), per seed;
-- each variant's generalization gap (final validation minus final training data loss,
-  both in inference mode) as a ratio of the baseline's gap, mean over seeds (< 1 narrows).
+Checks every offline preset and every offline dataset's default comparison (the text the
+Compare page shows for it), training through the normal cached path, and prints one row per
+claim. Where a claim does not hold, the lesson's settings or text change — never this check.
+`--explore` also prints every label's numbers, for writing a lesson.
 
-    python bench/lessons.py [--seeds 0,1,2] [--datasets iris,wine,...]
+    python bench/lessons.py [--seeds 0,1,2] [--only moons-boundary,digits-default] [--explore]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import datasets  # noqa: E402
-from core.lessons import STANDARD, variant_specs  # noqa: E402
+from core import datasets, lessons  # noqa: E402
+from core.lessons import SPLITS, Lesson, final, gap, rise  # noqa: E402
 from core.runner import execute  # noqa: E402
 
-OFFLINE = ["iris", "wine", "breast_cancer", "digits", "mnist5k"]
-CLEARLY_ABOVE = 1.10  # final validation loss at least 10% above its minimum
 
-
-def gap(run) -> float:
-    last = run.history[-1]
-    return last["val_loss"] - last["loss"]
-
-
-def check(name: str, seeds: list[int]) -> bool:
-    labelled = [
-        pair
-        for seed in seeds
-        for pair in variant_specs(datasets.base_spec(name, seed=seed), STANDARD)
+def targets() -> list[Lesson]:
+    """Every offline preset, then every offline dataset's default comparison."""
+    presets = [lessons.lesson(name) for name in lessons.offline()]
+    defaults = [
+        lessons.default_lesson(name)
+        for name, entry in datasets.registry().items()
+        if entry.source != "download" and lessons.default_lesson(name)
     ]
+    return presets + defaults
+
+
+def runs_of(lesson: Lesson, seeds: list[int]) -> dict[str, list]:
+    """Every label's runs, one per seed, trained (or read from the cache) as the app does."""
+    labelled = [pair for seed in seeds for pair in lesson.specs(lesson.base_spec(seed))]
     results = execute([spec for _, spec in labelled])
     runs: dict[str, list] = {}
     for (label, _), result in zip(labelled, results, strict=True):
         runs.setdefault(label, []).append(result.run)
+    return runs
 
-    base = runs["baseline"]
-    epochs = base[0].spec.epochs
-    ratios = [r.history[-1]["val_loss"] / min(h["val_loss"] for h in r.history) for r in base]
-    best = [r.best_epoch for r in base]
-    overfits = all(q >= CLEARLY_ABOVE for q in ratios) and all(b < 0.8 * epochs for b in best)
-    print(
-        f"\n{name}: baseline final/min validation loss per seed = "
-        f"{', '.join(f'{q:.2f}' for q in ratios)}; best epoch {best} of {epochs} -> "
-        f"{'overfits' if overfits else 'DOES NOT clearly overfit'}"
-    )
-    base_gap = statistics.mean(gap(r) for r in base)
-    ok = overfits
-    print(f"  {'variant':10s} {'mean gap':>9s} {'vs baseline':>11s} {'val loss':>9s}")
+
+def check(lesson: Lesson, seeds: list[int]) -> list[dict]:
+    """One row per claim: what it says, and on each split whether it holds, with numbers."""
+    runs = runs_of(lesson, seeds)
+    rows = []
+    for claim in lesson.claims:
+        row = {"lesson": lesson.name, "claim": claim.says()}
+        for split in SPLITS:
+            row[split] = claim.check(runs, split)
+        rows.append(row)
+    return rows
+
+
+def explore(lesson: Lesson, seeds: list[int]) -> None:
+    runs = runs_of(lesson, seeds)
+    print(f"\n{lesson.name} ({lesson.dataset}): {len(seeds)} seeds")
+    print(f"  {'label':24s} {'val':>8s} {'test':>8s} {'train':>8s} {'gap v':>8s} {'gap t':>8s}"
+          f" {'rise v':>7s} {'rise t':>7s}")  # fmt: skip
     for label, group in runs.items():
-        mean_gap = statistics.mean(gap(r) for r in group)
-        val = statistics.mean(r.history[-1]["val_loss"] for r in group)
-        ratio = mean_gap / base_gap
-        verdict = "" if label == "baseline" else ("narrower" if ratio < 1 else "WIDER")
-        ok &= label == "baseline" or ratio < 1
-        print(f"  {label:10s} {mean_gap:9.4f} {ratio:11.2f} {val:9.4f}  {verdict}")
-    return ok
+        print(
+            f"  {label[:24]:24s} {final(group, 'validation'):8.4f} {final(group, 'test'):8.4f} "
+            f"{final(group, 'train'):8.4f} {gap(group, 'validation'):8.4f} "
+            f"{gap(group, 'test'):8.4f} {rise(group, 'validation'):7.2f} "
+            f"{rise(group, 'test'):7.2f}"
+        )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--datasets", default=",".join(OFFLINE))
-    args = parser.parse_args()
+    parser.add_argument("--only", help="lesson names (presets, or <dataset>-default)")
+    parser.add_argument("--explore", action="store_true", help="print every label's numbers")
+    args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
-    results = {name: check(name, seeds) for name in args.datasets.split(",")}
-    print("\nlesson shown:", ", ".join(f"{n}={'yes' if ok else 'NO'}" for n, ok in results.items()))
-    return 0 if all(results.values()) else 1
+    chosen = targets()
+    if args.only:
+        wanted = set(args.only.split(","))
+        chosen = [t for t in chosen if t.name in wanted]
+    failures = 0
+    print(f"{'lesson':22s} {'claim':64s} {'validation':>10s} {'test':>6s}")
+    for lesson in chosen:
+        started = time.perf_counter()
+        if args.explore:
+            explore(lesson, seeds)
+        for row in check(lesson, seeds):
+            verdicts = ["yes" if row[s][0] else "NO" for s in SPLITS]
+            failures += "NO" in verdicts
+            print(
+                f"{row['lesson'][:22]:22s} {row['claim'][:64]:64s} {verdicts[0]:>10s} "
+                f"{verdicts[1]:>6s}   val {row['validation'][1]} | test {row['test'][1]}"
+            )
+        print(f"{'':22s} ({time.perf_counter() - started:.0f} s)")
+    print(f"\n{failures} claim(s) do not hold" if failures else "\nevery claim holds")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -4,11 +4,39 @@ for TensorFlow, or even for pandas."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from typing import Any
 
 from core.cache import Run
+from core.spec import ExperimentSpec
+
+
+def early_stop(run: Run) -> dict[str, Any] | None:
+    """Where Keras's EarlyStopping(monitor=<validation data loss>, patience,
+    restore_best_weights=True) would have stopped, the epoch whose weights it restores (the
+    best so far), and those weights' test scores — measured during training for this
+    report, never used to choose anything. None when patience is off."""
+    patience = run.spec.patience
+    if not patience:
+        return None
+    best, best_epoch, wait, stopped = math.inf, 1, 0, None
+    for record in run.history:  # Keras's on_epoch_end, epoch by epoch
+        wait += 1
+        value = record["val_loss"]
+        if value is not None and value < best:
+            best, best_epoch, wait = value, record["epoch"], 0
+        elif wait >= patience and record["epoch"] > 1:
+            stopped = record["epoch"]
+            break
+    restored = run.history[best_epoch - 1]
+    return {
+        "stopped": stopped,
+        "restored": best_epoch,
+        "test_loss": restored.get("test_loss"),
+        "test_accuracy": restored.get("test_accuracy"),
+    }
 
 
 def summary_row(label: str, run: Run, cached: bool) -> dict[str, Any]:
@@ -22,7 +50,7 @@ def summary_row(label: str, run: Run, cached: bool) -> dict[str, Any]:
         if last["val_loss"] is not None and last["loss"] is not None
         else None
     )
-    return {
+    row = {
         "variant": label,
         "final val loss": last["val_loss"],
         "best val loss": min(val_losses) if val_losses else None,
@@ -32,10 +60,142 @@ def summary_row(label: str, run: Run, cached: bool) -> dict[str, Any]:
         "test acc": run.test.get("accuracy"),
         "gap": gap,
         "best epoch": run.best_epoch,
+    }
+    stop = early_stop(run)
+    if stop is not None:
+        row |= {
+            "stopped at": stop["stopped"],
+            "restored test loss": stop["test_loss"],
+            "restored test acc": stop["test_accuracy"],
+        }
+    if last.get("accuracy") is None:  # regression: no accuracy columns
+        row = {k: v for k, v in row.items() if "acc" not in k}
+    return row | {
         "params": run.params,
         "s/epoch": statistics.median(r["seconds"] for r in run.history),
         "source": "cached" if cached else "trained",
     }
+
+
+def run_row(run: Run) -> dict[str, Any]:
+    """One cached run as the Runs page and `python -m core runs` list it."""
+    import time
+
+    val = [r["val_loss"] for r in run.history if r["val_loss"] is not None]
+    spec = run.spec
+    return {
+        "key": run.key,
+        "dataset": spec.dataset,
+        "variant": variant_name(spec),
+        "arch": spec.arch,
+        "capacity": spec.capacity,
+        "epochs": spec.epochs,
+        "seed": spec.seed,
+        "final val loss": run.history[-1]["val_loss"],
+        "best val loss": min(val, default=None),
+        "test acc": run.test.get("accuracy"),
+        "trained": time.strftime("%Y-%m-%d %H:%M", time.localtime(run.meta.get("created", 0))),
+    }
+
+
+def variant_name(spec: ExperimentSpec) -> str:
+    """What a run is, in a few words (core.spec.describe), against its dataset's network."""
+    from core import datasets
+    from core.datasets import DatasetError
+    from core.spec import describe
+
+    try:
+        capacity = datasets.defaults(spec.dataset).get("capacity", spec.capacity)
+    except (DatasetError, OSError):
+        capacity = spec.capacity  # a dataset no longer on this server
+    return describe(spec, capacity)
+
+
+def surprise(label: str, run: Run, classes: int) -> str | None:
+    """Why a variant that learned (high accuracy while training) scores near chance at
+    inference, and what to try; None when nothing surprising happened."""
+    last = run.history[-1]
+    fit, inference = last.get("fit_accuracy"), last.get("val_accuracy")
+    if fit is None or inference is None or classes < 2:
+        return None
+    chance = 1 / classes
+    if not (fit >= 0.8 and inference <= chance + 0.15 * (1 - chance)):
+        return None
+    spec = run.spec
+    steps = math.ceil(run.meta.get("train_examples", 0) / spec.batch_size) or 1
+    reasons = []
+    if spec.batchnorm:
+        reasons.append(
+            f"BatchNorm normalises with each batch's statistics while training, but at "
+            f"inference with moving averages that need a few hundred steps to settle; "
+            f"{run.spec.epochs} epochs of {steps} batches is {run.spec.epochs * steps} steps. "
+            "Try more epochs, a smaller batch size, or leave BatchNorm out"
+        )
+    if spec.dropout >= 0.5:
+        reasons.append(
+            f"Dropout {spec.dropout:g} drops {spec.dropout:.0%} of each layer at every step; "
+            "try a lower rate"
+        )
+    why = "; ".join(reasons) or "training and inference behave differently here"
+    return (
+        f"{label} reaches {fit:.0%} accuracy while training but {inference:.0%} on "
+        f"validation (chance is {chance:.0%}): {why}."
+    )
+
+
+def headline(entries: Sequence[tuple[str, Run]]) -> str | None:
+    """What this comparison's numbers say, in one sentence (true by construction): the
+    lowest final validation loss (mean over seeds), and how far the baseline rose."""
+    finals: dict[str, list[float]] = {}
+    for label, run in entries:
+        if run.history[-1]["val_loss"] is not None:
+            finals.setdefault(label, []).append(run.history[-1]["val_loss"])
+    if len(finals) < 2:
+        return None
+    means = {label: statistics.fmean(v) for label, v in finals.items()}
+    best = min(means, key=means.get)
+    text = f"Lowest final validation loss: **{best}** ({means[best]:.3f})"
+    baseline = [run for label, run in entries if label == "baseline"]
+    if baseline and best != "baseline":
+        runs = baseline
+        val = [statistics.fmean(r.history[e]["val_loss"] or math.inf for r in runs)
+               for e in range(len(runs[0].history))]  # fmt: skip
+        low = min(val)
+        if low > 0 and val[-1] > 1.05 * low:
+            epoch = val.index(low) + 1
+            text += (
+                f"; the baseline ends at {val[-1]:.3f}, {val[-1] / low - 1:.0%} above its "
+                f"best (epoch {epoch})"
+            )
+        else:
+            text += f"; the baseline ends at {means['baseline']:.3f}"
+    return text + "."
+
+
+def sweep_points(entries: Sequence[tuple[str, Sequence[dict]]]) -> list[dict[str, Any]]:
+    """A validation curve: per value of the knob (its label), final training, final and
+    best validation, and final test loss, as mean / low / high over seeds."""
+    groups: dict[str, list[Sequence[dict]]] = {}
+    for label, records in entries:
+        groups.setdefault(label, []).append(records)
+    rows = []
+    for label, histories in groups.items():
+        measures = {
+            "training (final)": [h[-1]["loss"] for h in histories],
+            "validation (final)": [h[-1]["val_loss"] for h in histories],
+            "validation (best)": [
+                min((r["val_loss"] for r in h if r["val_loss"] is not None), default=None)
+                for h in histories
+            ],
+            "test (final)": [h[-1].get("test_loss") for h in histories],
+        }
+        for measure, values in measures.items():
+            numbers = [v for v in values if v is not None]
+            if numbers:
+                rows.append({"label": label, "measure": measure,
+                             "loss": statistics.fmean(numbers), "low": min(numbers),
+                             "high": max(numbers), "seeds": len(numbers)})  # fmt: skip
+    return rows
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -124,8 +284,8 @@ def summary_table(entries: Sequence[tuple[str, Run, bool]]) -> list[dict[str, An
 
 
 # Columns where lower is better, and where higher is better: the best gets bold.
-LOWER_IS_BETTER = ("final val loss", "best val loss", "test loss", "gap")
-HIGHER_IS_BETTER = ("final val acc", "best val acc", "test acc")
+LOWER_IS_BETTER = ("final val loss", "best val loss", "test loss", "gap", "restored test loss")
+HIGHER_IS_BETTER = ("final val acc", "best val acc", "test acc", "restored test acc")
 
 
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:

@@ -5,29 +5,30 @@ from core.cache import Run
 from core.spec import ExperimentSpec
 
 
-def run(seed: int, val: list[float], train: list[float], penalty=0.0) -> Run:
+def run(seed: int, val: list[float], train: list[float], penalty=0.0, patience=0) -> Run:
     history = tuple(
         {
             "epoch": i + 1,
             "loss": t,
             "val_loss": v,
+            "test_loss": 0.5 + 0.01 * i,
+            "fit_loss": t,
             "penalty": penalty,
             "accuracy": 0.9,
             "val_accuracy": 0.8 + 0.01 * i,
+            "test_accuracy": 0.75,
+            "fit_accuracy": 0.9,
             "seconds": 0.1,
         }
         for i, (v, t) in enumerate(zip(val, train, strict=True))
     )
-    best = min(range(len(val)), key=val.__getitem__) + 1
     return Run(
-        key=f"k{seed}",
-        spec=ExperimentSpec(seed=seed),
+        key=f"{seed:024x}",
+        spec=ExperimentSpec(seed=seed, epochs=len(val), patience=patience),
         fingerprint="f",
         history=history,
-        test={"loss": 0.5, "accuracy": 0.75},
-        best_epoch=best,
         params=100,
-        meta={},
+        meta={"train_examples": 64},
     )
 
 
@@ -36,6 +37,16 @@ def test_summary_row_reads_what_a_user_compares():
     assert row["final val loss"] == 0.4 and row["best val loss"] == 0.3
     assert row["gap"] == pytest.approx(0.3) and row["best epoch"] == 2
     assert row["final val acc"] == pytest.approx(0.82) and row["source"] == "cached"
+    assert row["test loss"] == pytest.approx(0.52) and "stopped at" not in row
+
+
+def test_early_stopping_columns_report_the_restored_weights_test_score():
+    # Validation loss: best at epoch 2, then no improvement for 2 epochs -> stop at 4.
+    stopped = run(0, [0.5, 0.3, 0.4, 0.45, 0.2], [0.4] * 5, patience=2)
+    row = report.summary_row("baseline", stopped, True)
+    assert row["stopped at"] == 4 and row["restored test loss"] == pytest.approx(0.51)
+    patient = report.early_stop(run(0, [0.5, 0.3, 0.4, 0.45, 0.2], [0.4] * 5, patience=9))
+    assert patient["stopped"] is None and patient["restored"] == 5  # best of all, kept
 
 
 def test_summary_table_averages_seeds_per_variant():
@@ -53,6 +64,7 @@ def test_summary_table_averages_seeds_per_variant():
 
 def test_tidy_has_one_row_per_point_and_keeps_the_penalty_apart():
     tidy = report.tidy([("l2", 0, run(0, [0.5, 0.3], [0.4, 0.2], penalty=0.1).history)])
+    assert {r["split"] for r in tidy} == {"train", "validation"}  # the test split is no curve
     assert len(tidy) == 2 * (4 + 1)  # epochs x (loss, acc for 2 splits + penalty)
     penalty = [r for r in tidy if r["metric"] == "penalty"]
     assert [r["value"] for r in penalty] == [0.1, 0.1]
@@ -74,6 +86,33 @@ def test_markdown_summary_marks_the_best_of_each_column():
     # l2 wins final and best val loss and the gap; accuracies and test scores tie (both bold)
     assert "**0.3000**" in l2 and "0.6000" in baseline and "**0.6000**" not in baseline
     assert l2.count("**") == 2 * 7 and baseline.count("**") == 2 * 4
+
+
+def test_a_surprising_variant_says_why():
+    learned = run(0, [2.3] * 3, [2.3] * 3)
+    learned = type(learned)(**{**learned.__dict__, "history": tuple(
+        r | {"fit_accuracy": 0.95, "val_accuracy": 0.05} for r in learned.history)})  # fmt: skip
+    from dataclasses import replace
+
+    batchnorm = replace(learned, spec=replace(learned.spec, batchnorm=True))
+    note = report.surprise("batchnorm", batchnorm, classes=24)
+    assert "95% accuracy while training but 5% on validation" in note
+    assert "BatchNorm" in note and "3 epochs of 2 batches is 6 steps" in note
+    assert report.surprise("fine", run(0, [0.5] * 3, [0.4] * 3), classes=2) is None
+
+
+def test_a_headline_says_what_the_numbers_say():
+    text = report.headline([("baseline", run(0, [0.5, 0.3, 0.45], [0.4, 0.2, 0.1])),
+                            ("l2", run(0, [0.5, 0.3, 0.31], [0.4, 0.2, 0.2]))])  # fmt: skip
+    assert text.startswith("Lowest final validation loss: **l2** (0.310)")
+    assert "the baseline ends at 0.450, 50% above its best (epoch 2)" in text
+
+
+def test_sweep_points_are_means_with_the_seed_range():
+    points = report.sweep_points([("a", run(0, [0.5, 0.3], [0.4, 0.2]).history),
+                                  ("a", run(1, [0.5, 0.5], [0.4, 0.1]).history)])  # fmt: skip
+    final = next(p for p in points if p["measure"] == "validation (final)")
+    assert (final["loss"], final["low"], final["high"], final["seeds"]) == (0.4, 0.3, 0.5, 2)
 
 
 def test_format_table_aligns_columns():
