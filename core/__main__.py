@@ -1,5 +1,3 @@
-import sys
+from core.cli import console
 
-from core.cli import main
-
-sys.exit(main())
+console()

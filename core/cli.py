@@ -1,6 +1,8 @@
-"""python -m core ...: the stable interface for scripts.
+"""python -m core ... (or `overfitting-lab ...` once installed): the stable interface for
+scripts.
 
-Every expected failure (unknown dataset, malformed CSV, missing download, full disk) prints
+Flags come from core.settings, the table the app's widgets and links use. Every expected
+failure (unknown dataset, malformed CSV, missing download, full disk, a bad value) prints
 one readable line and exits with status 2, never a traceback.
 """
 
@@ -8,28 +10,54 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from core import datasets, lessons
+from core import datasets, lessons, settings
 from core.cache import CacheError, RunStore
 from core.datasets import DatasetError
-from core.report import format_table, summary_row
-from core.spec import AUGMENTATIONS, CAPACITIES, VARIANTS, ExperimentSpec, SpecError
+from core.report import early_stop, format_table, run_row, summary_row
+from core.settings import SETTINGS
+from core.spec import VARIANTS, ExperimentSpec, SpecError, variants_for
 
 EXIT_USAGE = 2
+# Toggles that make a one-off "custom" variant; every other flag applies to all variants.
+VARIANT_KNOBS = ("capacity", "l2", "l1", "dropout", "batchnorm", "augment")
+BASE_KNOBS = ("data_noise", "data_size", "arch", "batch_size", "learning_rate", "optimizer",
+              "epochs", "train_size", "label_noise", "patience")  # fmt: skip
 
 
 class CliError(Exception):
     pass
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not a usage screen
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def console() -> None:
+    """`python -m core`, or the `overfitting-lab` command of an installed project."""
     try:
-        return args.handler(args)
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # `... | head` closed the pipe: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.getLogger("overfitting_lab").addHandler(logging.NullHandler())  # notices below
+    args = _parser().parse_args(argv)
+    store = RunStore()
+    try:
+        return args.handler(args, store)
     except (DatasetError, SpecError, CacheError, CliError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -38,10 +66,48 @@ def main(argv: list[str] | None = None) -> int:
             "interrupted: finished runs are in the cache, the rest was not stored", file=sys.stderr
         )
         return 130
+    finally:
+        for notice in store.notices:
+            print(f"notice: {notice}", file=sys.stderr)
+
+
+def _flag(group, name: str) -> None:
+    """An argparse option from the settings table: same name, type, choices and help."""
+    setting = SETTINGS[name]
+    if setting.kind is bool:
+        group.add_argument(setting.cli, action="store_true", default=None, help=setting.help)
+        return
+    group.add_argument(
+        setting.cli,
+        dest=name,
+        type=_typed(setting),
+        choices=setting.choices or None,
+        help=f"{setting.help} ({_span(setting)})",
+    )
+
+
+def _typed(setting: settings.Setting):
+    def convert(text: str):
+        try:
+            return settings.convert(setting.kind, text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {setting.kind.__name__}") from None
+
+    convert.__name__ = setting.kind.__name__
+    return convert
+
+
+def _span(setting: settings.Setting) -> str:
+    if setting.choices:
+        return "one of " + ", ".join(map(str, setting.choices))
+    span = f"{setting.describe(setting.low)} to {setting.describe(setting.high)}"
+    return span + (
+        f"; {setting.describe(setting.off)} is {setting.off_label}" if setting.off_label else ""
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m core", description="Train and compare regularization variants."
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -55,45 +121,53 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("run", help="train what is not cached, load the rest, compare")
     p.add_argument("--dataset", required=True, help="a dataset name, a .csv path or a folder")
-    p.add_argument(
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
         "--variants",
         help=f"comma-separated, from: {', '.join(VARIANTS)} "
         "(default: all of them, or only the custom one when toggles are given)",
     )
-    p.add_argument("--epochs", type=int, help="default: the dataset's own")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seeds", help="several seeds, e.g. 0,1,2 (overrides --seed)")
+    what.add_argument(
+        "--sweep",
+        metavar="KNOB=V1,V2,...",
+        help=f"train one run per value of one knob, fused ({', '.join(settings.SWEEPABLE)})",
+    )
+    _seed_flags(p)
     p.add_argument("--json", type=Path, metavar="OUT", help="also write every run to OUT")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    base = p.add_argument_group("the base network (applies to every variant)")
-    base.add_argument("--arch", choices=("mlp", "cnn", "sign_cnn", "vgg_cifar"))
-    base.add_argument("--batch-size", type=int)
-    base.add_argument("--learning-rate", type=float)
+    base = p.add_argument_group("the base network and data (apply to every variant)")
+    for name in BASE_KNOBS:
+        _flag(base, name)
     custom = p.add_argument_group("toggles of a one-off 'custom' variant")
-    custom.add_argument("--l2", type=float)
-    custom.add_argument("--dropout", type=float)
-    custom.add_argument("--batchnorm", action="store_true", default=None)
-    custom.add_argument("--augment", choices=AUGMENTATIONS)
-    custom.add_argument("--capacity", choices=CAPACITIES)
-    custom.add_argument("--train-size", type=int)
+    for name in VARIANT_KNOBS:
+        _flag(custom, name)
     p.set_defaults(handler=cmd_run)
 
     p = commands.add_parser("precompute", help="fill the cache for a teacher preset")
     p.add_argument("--preset", required=True, help=", ".join(lessons.LESSONS))
-    p.add_argument("--seeds", default="0", help="e.g. 0,1,2 for seed bands")
-    p.add_argument("--quiet", action="store_true")
+    _seed_flags(p, default="0")
     p.set_defaults(handler=cmd_precompute)
 
     p = commands.add_parser("presets", help="list the teacher presets")
     p.set_defaults(handler=cmd_presets)
 
-    p = commands.add_parser("runs", help="list cached runs, or delete one")
-    p.add_argument("--delete", metavar="KEY")
+    p = commands.add_parser("runs", help="list cached runs, or delete some by key")
+    p.add_argument("--delete", metavar="KEY", nargs="+", help="run keys, as `runs` lists them")
     p.set_defaults(handler=cmd_runs)
     return parser
 
 
-def cmd_datasets(args) -> int:
+def _seed_flags(p, default: str | None = None) -> None:
+    p.add_argument("--seed", type=_typed(SETTINGS["seed"]), default=0)
+    p.add_argument("--seeds", default=default, help="several seeds, e.g. 0,1,2 (overrides --seed)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="train on this Dask cluster (tcp://host:8786) instead of in this process",
+    )
+
+
+def cmd_datasets(args, store: RunStore) -> int:
     rows = []
     for entry in datasets.registry().values():
         info = entry.info
@@ -105,7 +179,7 @@ def cmd_datasets(args) -> int:
                 "source": entry.source,
                 "modality": info.modality,
                 "shape": "x".join(map(str, info.input_shape)),
-                "classes": info.num_classes,
+                "classes": info.num_classes or "regression",
                 "available": "yes" if not missing else f"no: python -m core download {entry.name}",
             }
         )
@@ -114,39 +188,35 @@ def cmd_datasets(args) -> int:
     return 0
 
 
-def cmd_download(args) -> int:
+def cmd_download(args, store: RunStore) -> int:
     for path in datasets.download(args.name):
         print(path)
     return 0
 
 
-def cmd_run(args) -> int:
-    spec_overrides = _given(
-        arch=args.arch,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        epochs=args.epochs,
-    )
-    toggles = _given(
-        l2=args.l2,
-        dropout=args.dropout,
-        batchnorm=args.batchnorm,
-        augment=args.augment,
-        capacity=args.capacity,
-        train_size=args.train_size,
-    )
-    names = _variant_names(args.variants, datasets.info(args.dataset), bool(toggles))
+def cmd_run(args, store: RunStore) -> int:
+    entry = datasets.resolve(args.dataset)
+    problem = entry.missing()
+    if problem:
+        raise CliError(problem)
+    base_overrides = _given(args, BASE_KNOBS)
+    toggles = _given(args, VARIANT_KNOBS)
     labelled = []
     for seed in _seeds(args.seeds, args.seed):
-        base = datasets.base_spec(args.dataset, seed=seed, **spec_overrides)
+        base = datasets.base_spec(args.dataset, seed=seed, **base_overrides)
+        if args.sweep:
+            knob, values = _sweep(args.sweep)
+            labelled += lessons.sweep_specs(replace(base, **toggles), knob, values)
+            continue
+        names = _variant_names(args.variants, datasets.info(args.dataset).modality, toggles)
         variants = [v for v in names if v != "custom"]
         if "custom" in names:
             variants.append(("custom", toggles))
         labelled += lessons.variant_specs(base, variants)
-    return _run_and_report(labelled, args.json, args.quiet)
+    return _run_and_report(labelled, store, args)
 
 
-def cmd_precompute(args) -> int:
+def cmd_precompute(args, store: RunStore) -> int:
     try:
         lesson = lessons.lesson(args.preset)
     except KeyError as exc:
@@ -154,12 +224,17 @@ def cmd_precompute(args) -> int:
     problem = datasets.resolve(lesson.dataset).missing()
     if problem:
         raise CliError(problem)
-    labelled = [pair for seed in _seeds(args.seeds, 0) for pair in lesson.specs(seed)]
+    labelled = [
+        pair
+        for seed in _seeds(args.seeds, args.seed)
+        for pair in lesson.specs(lesson.base_spec(seed))
+    ]
     print(f"{lesson.title}: {len(labelled)} runs on {lesson.dataset}")
-    return _run_and_report(labelled, None, args.quiet)
+    args.json = None
+    return _run_and_report(labelled, store, args)
 
 
-def cmd_presets(args) -> int:
+def cmd_presets(args, store: RunStore) -> int:
     rows = [
         {
             "preset": lesson.name,
@@ -173,85 +248,143 @@ def cmd_presets(args) -> int:
     return 0
 
 
-def cmd_runs(args) -> int:
-    store = RunStore()
+def cmd_runs(args, store: RunStore) -> int:
     if args.delete:
-        if not store.delete(args.delete):
-            raise CliError(f"no cached run with key {args.delete}")
-        print(f"deleted {args.delete}")
+        for key in args.delete:
+            if not store.delete(key.strip()):
+                raise CliError(f"no cached run with key {key}")
+            print(f"deleted {key}")
         return 0
-    rows = [
-        {
-            "key": run.key,
-            "dataset": run.spec.dataset,
-            "arch": run.spec.arch,
-            "capacity": run.spec.capacity,
-            "l2": run.spec.l2,
-            "dropout": run.spec.dropout,
-            "batchnorm": run.spec.batchnorm,
-            "augment": run.spec.augment,
-            "epochs": run.spec.epochs,
-            "seed": run.spec.seed,
-            "val loss": run.history[-1]["val_loss"],
-        }
-        for run in store.list()
-    ]
-    print(format_table(rows))
+    print(format_table([run_row(run) for run in store.list()]))
     return 0
 
 
-def _given(**options) -> dict:
+def _given(args, names) -> dict:
     """The options the user actually gave."""
-    return {name: value for name, value in options.items() if value is not None}
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
-def _variant_names(text: str | None, info, custom: bool) -> list[str]:
+def _variant_names(text: str | None, modality: str, toggles: dict) -> list[str]:
+    custom = ["custom"] if toggles else []
     if text is None:
-        if custom:
-            return ["custom"]
-        return [
-            v
-            for v in VARIANTS
-            if not (v == "augment" or v == "combined") or info.modality != "text"
-        ]
+        return custom or list(variants_for(modality))
     names = [v.strip() for v in text.split(",") if v.strip()]
+    if not names and not custom:
+        raise CliError(f"--variants names none; choose from {', '.join(VARIANTS)}")
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         raise CliError(
             f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}"
         )
-    return names + (["custom"] if custom else [])
+    useless = [v for v in names if v not in variants_for(modality)]
+    if useless:
+        raise CliError(f"{', '.join(useless)} do(es) not apply to {modality} data")
+    return list(dict.fromkeys(names)) + custom
+
+
+def _sweep(text: str) -> tuple[str, list]:
+    knob, _, values = text.partition("=")
+    knob = knob.strip().replace("-", "_")
+    if knob not in settings.SWEEPABLE:
+        raise CliError(f"--sweep runs along one of {', '.join(settings.SWEEPABLE)}, not {knob!r}")
+    setting = SETTINGS[knob]
+    try:
+        parsed = [settings.convert(setting.kind, v.strip()) for v in values.split(",") if v.strip()]
+    except ValueError:
+        raise CliError(
+            f"--sweep {knob} takes {setting.kind.__name__} values, not {values!r}"
+        ) from None
+    if len(set(parsed)) < 2:
+        raise CliError("--sweep needs at least two different values, e.g. l2=0,1e-4,1e-3")
+    return knob, list(dict.fromkeys(parsed))
 
 
 def _seeds(text: str | None, default: int) -> list[int]:
-    if not text:
+    if text is None:
         return [default]
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
+        seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise CliError(f"--seeds takes whole numbers separated by commas, not {text!r}") from None
+    if not seeds:
+        raise CliError("--seeds names no seed; give whole numbers such as 0,1,2")
+    for seed in seeds:
+        SETTINGS["seed"].check(seed)
+    return list(dict.fromkeys(seeds))
 
 
-def _run_and_report(
-    labelled: list[tuple[str, ExperimentSpec]], json_path: Path | None, quiet: bool
-) -> int:
+def _run_and_report(labelled: list[tuple[str, ExperimentSpec]], store: RunStore, args) -> int:
     from core.runner import execute, run_key
 
-    for _, spec in labelled:
-        datasets.resolve(spec.dataset)  # fail early, before any training
-    labels = {run_key(spec): label for label, spec in labelled}
-    progress = None if quiet or not sys.stderr.isatty() else _Progress(labels)
-    results = execute([spec for _, spec in labelled], on_progress=progress)
+    keys = [run_key(spec) for _, spec in labelled]  # fails early, before any training
+    remote = _train_on_cluster(args.scheduler, labelled, keys, args.quiet) if args.scheduler \
+        else set()  # fmt: skip
+    labels = dict(zip(keys, (label for label, _ in labelled), strict=True))
+    progress = None if args.quiet or not sys.stderr.isatty() else _Progress(labels)
+    results = execute([spec for _, spec in labelled], store, on_progress=progress)
     if progress:
         progress.finish()
     rows = [
-        summary_row(_label(label, spec, labelled), r.run, r.cached)
+        summary_row(_label(label, spec, labelled), r.run, r.cached and r.run.key not in remote)
         for (label, spec), r in zip(labelled, results, strict=True)
     ]
     print(format_table(rows))
-    if json_path:
-        _write_json(json_path, labelled, results)
+    if args.json:
+        _write_json(args.json, labelled, results)
     return 0
+
+
+def _train_on_cluster(address: str, labelled, keys: list[str], quiet: bool) -> set[str]:
+    """Submit every run that is not cached to a Dask cluster and wait, with a progress bar;
+    the runs are then read from the shared cache like any other. Returns the keys the
+    cluster trained."""
+    from core.jobs import JobEngine
+
+    engine = JobEngine(address=address)
+    try:
+        engine.client  # noqa: B018 - connect now: a wrong address is one clear line
+    except (OSError, TimeoutError) as exc:
+        raise CliError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    try:
+        missing = {k: s for k, (_, s) in zip(keys, labelled, strict=True) if not RunStore().has(k)}
+        tasks = engine.submit(list(missing.values()), list(missing))
+        bar = _Bar(sum(s.epochs for s in missing.values()), quiet)
+        while engine.status(tasks) == "pending":
+            watch = engine.watch(list(missing))
+            bar.show(watch)
+            time.sleep(0.5)
+        bar.finish()
+        if engine.status(tasks) == "error":
+            raise CliError(f"training failed on the cluster: {engine.error(tasks)}")
+    finally:
+        engine.close()
+    return set(missing)
+
+
+class _Bar:
+    """A progress bar on stderr: epochs done of all epochs to train, runs running and
+    queued."""
+
+    def __init__(self, total: int, quiet: bool):
+        self.total, self.quiet, self.last = max(total, 1), quiet, 0.0
+        self.tty = sys.stderr.isatty()
+
+    def show(self, watch) -> None:
+        now = time.monotonic()
+        if self.quiet or watch is None or now - self.last < (0.5 if self.tty else 5):
+            return
+        self.last = now
+        done = sum(len(rows) for rows in watch.records.values())
+        share = min(1.0, done / self.total)
+        filled = round(30 * share)
+        text = (f"[{'#' * filled}{'.' * (30 - filled)}] {share:4.0%}  {watch.running} running, "
+                f"{watch.queued} queued")  # fmt: skip
+        print(f"\r{text}" if self.tty else text, end="" if self.tty else "\n", file=sys.stderr,
+              flush=True)  # fmt: skip
+
+    def finish(self) -> None:
+        if not self.quiet and self.tty:
+            print(file=sys.stderr)
 
 
 def _label(label: str, spec: ExperimentSpec, labelled) -> str:
@@ -272,7 +405,11 @@ def _write_json(path: Path, labelled, results) -> None:
                 "cached": result.cached,
                 "best_epoch": run.best_epoch,
                 "test": run.test,
+                "early_stopping": early_stop(run),
                 "history": list(run.history),
+                "layers": list(run.layers),
+                "histogram": run.histogram,
+                "probe": run.probe,
                 "meta": run.meta,
             }
         )

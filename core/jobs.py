@@ -4,13 +4,17 @@
   CUDA_VISIBLE_DEVICES) or one on a CPU-only machine, one task at a time each, so the
   number of concurrent trainings is the number of workers and the rest queue.
 - With a scheduler address ($OVERFITTING_LAB_SCHEDULER, or .streamlit/secrets.toml), an
-  existing cluster; its workers must see the same cache folder.
+  existing cluster; its workers must have this project installed and see the same cache.
 
-Identical requests train once: runs already in flight are joined rather than resubmitted,
-and the workers' per-key file locks (see core.runner) catch requests from other servers.
-A task's Dask key is its run keys' digest plus a counter: reusing a bare digest would hand
-back an old result, without training, for a run deleted from the cache since. Progress
-streams back through a Dask Variable per task, deleted when the task is done.
+A comparison is cut into tasks, one per seed and fusion group, so a cluster spreads it over
+its workers. The engine knows every run key in flight on this server, so any session that
+opens a comparison being trained (a reload, a second tab, another student's link) follows
+it. Identical requests train once: runs in flight are joined, and the workers' per-key file
+locks (core.runner) catch requests from other servers.
+
+Workers publish progress, and read cancel flags, in the scheduler's metadata store: a read
+of a key not yet written answers a default instead of raising, so the server log stays
+free of timeouts.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import itertools
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core import machine
@@ -32,47 +37,74 @@ from core.spec import ExperimentSpec
 SCHEDULER_ENV = "OVERFITTING_LAB_SCHEDULER"
 WORKERS_ENV = "OVERFITTING_LAB_WORKERS"
 TRAININGS_TOPIC = "trainings"  # one event per run actually trained, for operators and tests
+META = "overfitting-lab"  # this project's corner of the scheduler's metadata store
+PUBLISH_SECONDS = 0.3
+CANCEL_CHECK_SECONDS = 0.5
+KEEP_CANCELLED = 64  # partial curves of cancelled runs kept for the pages, newest
+SUMMARY_WIDTH = 100
 
 
 # --- what runs on a worker ---------------------------------------------------------------
 
 
+def board(records: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """What a task publishes: every record so far, but only the latest probe snapshot of
+    each run (the live view draws the latest; the cache keeps them all)."""
+    out = {}
+    for key, rows in records.items():
+        last = max((i for i, r in enumerate(rows) if "probe" in r), default=None)
+        out[key] = [r if i == last or "probe" not in r else _without_probe(r)
+                    for i, r in enumerate(rows)]  # fmt: skip
+    return out
+
+
+def _without_probe(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != "probe"}
+
+
 def train_task(spec_dicts: list[dict], cache: str, task: str) -> list[str]:
-    """Run or load every spec, publishing the records so far to the task's Variable."""
-    from distributed import Event, Variable, get_worker
+    """Run or load every spec, publishing the records so far to the scheduler."""
+    from distributed import get_client, get_worker
 
     from core.runner import execute
 
     os.environ[CACHE_ENV] = cache  # uploads and downloads live in the client's cache folder
-    worker = get_worker()
+    client, worker = get_client(), get_worker()
     specs = [ExperimentSpec.from_dict(d) for d in spec_dicts]
-    cancel, board = Event(f"cancel-{task}"), Variable(f"progress-{task}")
     records: dict[str, list[dict]] = {}
     last = {"check": 0.0, "publish": 0.0}
+    client.set_metadata([META, "started", task], time.time())
 
     def should_stop() -> bool:
         now = time.monotonic()  # one scheduler round-trip at most every half second
-        if now - last["check"] < 0.5:
+        if now - last["check"] < CANCEL_CHECK_SECONDS:
             return False
         last["check"] = now
-        return cancel.is_set()
+        return bool(client.get_metadata([META, "cancel", task], False))
 
     def progress(key: str, record: dict) -> None:
         records.setdefault(key, []).append(record)
         now = time.monotonic()
-        if now - last["publish"] >= 0.3:
+        if now - last["publish"] >= PUBLISH_SECONDS:
             last["publish"] = now
-            board.set(records)
+            client.set_metadata([META, "progress", task], board(records))
 
     started = time.time()
-    results = execute(specs, RunStore(cache), on_progress=progress, should_stop=should_stop)
-    board.set(records)
+    store = RunStore(cache)
+    results = execute(specs, store, on_progress=progress, should_stop=should_stop)
+    client.set_metadata([META, "progress", task], board(records))
     ended = time.time()
     for result in results:
         if not result.cached:
             worker.log_event(
                 TRAININGS_TOPIC,
-                {"key": result.run.key, "task": task, "start": started, "end": ended},
+                {
+                    "key": result.run.key,
+                    "task": task,
+                    "start": started,
+                    "end": ended,
+                    "worker": worker.address,
+                },
             )
     return [r.run.key for r in results]
 
@@ -81,29 +113,32 @@ def describe_task(spec_dicts: list[dict], cache: str) -> list[dict]:
     """Keras's own summary and parameter count of each spec's model."""
     from core import datasets
     from core.models import build_model
-    from core.training import tf_runtime
+    from core.runtime import tf_runtime
 
     os.environ[CACHE_ENV] = cache
+    # Keras captures the summary on a Rich console that, without a terminal, is 80 columns
+    # wide and crops the table (the "Param #" column went missing); Rich reads COLUMNS.
+    os.environ["COLUMNS"] = str(SUMMARY_WIDTH + 4)
     tf_runtime()
     out = []
     for raw in spec_dicts:
         spec = ExperimentSpec.from_dict(raw)
         model = build_model(spec, datasets.info(spec.dataset))
         lines: list[str] = []
-        model.summary(
-            print_fn=lambda line, *a, _lines=lines, **k: _lines.append(line), line_length=100
-        )
+        model.summary(print_fn=lambda line, *a, _lines=lines, **k: _lines.append(line),
+                      line_length=SUMMARY_WIDTH)  # fmt: skip
         out.append({"summary": "\n".join(lines), "params": int(model.count_params())})
     return out
 
 
-def augment_task(spec_dict: dict, images, draws: int, cache: str):
-    """The training-time augmentation of a spec applied to some images, `draws` times."""
+def augment_task(spec_dict: dict, examples, draws: int, cache: str):
+    """The training-time augmentation layers of a spec applied to some examples, `draws`
+    times: images, or rows of a table (Gaussian noise)."""
     import numpy as np
 
     from core import datasets
     from core.models import augmentation_layers
-    from core.training import tf_runtime
+    from core.runtime import tf_runtime
 
     os.environ[CACHE_ENV] = cache
     tf = tf_runtime()
@@ -111,11 +146,11 @@ def augment_task(spec_dict: dict, images, draws: int, cache: str):
     layers = augmentation_layers(spec, datasets.info(spec.dataset))
     out = []
     for _ in range(draws):
-        x = tf.constant(np.asarray(images, np.float32))
+        x = tf.constant(np.asarray(examples, np.float32))
         for layer in layers:
             x = layer(x, training=True)
-        out.append(np.clip(np.round(np.asarray(x)), 0, 255).astype(np.uint8))
-    return np.stack(out, axis=1)  # [image, draw, ...]
+        out.append(np.asarray(x))
+    return np.stack(out, axis=1)  # [example, draw, ...]
 
 
 def prepare_task(name: str, cache: str) -> dict:
@@ -129,7 +164,7 @@ def prepare_task(name: str, cache: str) -> dict:
 
 def warm_up() -> str:
     """Import TensorFlow in a fresh worker before anyone waits for it."""
-    from core.training import device_name
+    from core.runtime import device_name
 
     return device_name()
 
@@ -138,49 +173,27 @@ def warm_up() -> str:
 
 
 @dataclass
-class Job:
-    """One user's request: the runs they asked for, and the tasks computing them."""
+class Task:
+    """One task: the runs it trains, who asked, and when."""
 
     id: str
     keys: list[str]
-    tasks: dict[str, Any]  # Dask key -> Future
-    engine: JobEngine
-    cancelled: bool = False
+    epochs: dict[str, int]  # run key -> epochs planned
+    future: Any
+    about: dict[str, Any] = field(default_factory=dict)  # what the pages say about it
+    submitted: float = field(default_factory=time.monotonic)
 
-    def progress(self) -> dict[str, list[dict]]:
-        """Per run key, the epoch records received so far."""
-        out: dict[str, list[dict]] = {}
-        for task in self.tasks:
-            for key, records in self.engine.progress(task).items():
-                if key in self.keys:
-                    out[key] = records
-        return out
 
-    def status(self) -> str:
-        """pending | finished | cancelled | error (pending: queued or training; progress()
-        tells which)."""
-        states = [f.status for f in self.tasks.values()]
-        if self.cancelled or "cancelled" in states:
-            return "cancelled"
-        if "error" in states or "lost" in states:
-            return "error"
-        if all(s == "finished" for s in states):
-            return "finished"
-        return "pending"
+@dataclass(frozen=True)
+class Watch:
+    """What a page shows about some run keys that are training right now."""
 
-    def error(self) -> str | None:
-        for future in self.tasks.values():
-            if future.status == "error":
-                exc = future.exception()
-                return f"{type(exc).__name__}: {exc}" if exc else "training failed"
-        return None
-
-    def done(self) -> bool:
-        return self.status() in ("finished", "cancelled", "error")
-
-    def cancel(self) -> None:
-        self.cancelled = True
-        self.engine.release(self)
+    records: dict[str, list[dict]]  # run key -> epoch records so far
+    running: int  # runs of these keys training now
+    queued: int  # runs of these keys waiting for a worker
+    ahead: int  # runs of other requests in the queue before them
+    seconds_left: float | None  # for the epochs of the running runs, from their own pace
+    tasks: tuple[str, ...]
 
 
 class JobEngine:
@@ -192,9 +205,15 @@ class JobEngine:
         self._client = None
         self._cluster = None
         self._lock = threading.RLock()
-        self._inflight: dict[str, tuple[str, Any]] = {}  # run key -> (Dask key, Future)
-        self._followers: dict[str, set[str]] = {}  # Dask key -> ids of jobs following it
+        self._tasks: dict[str, Task] = {}  # every task not yet forgotten, in submit order
+        self._by_key: dict[str, str] = {}  # run key in flight -> its task
+        self._cancelled: OrderedDict[str, list[dict]] = OrderedDict()
+        self._errors: OrderedDict[str, str] = OrderedDict()  # run key -> why it failed
         self._ids = itertools.count(1)
+
+    @property
+    def started(self) -> bool:
+        return self._client is not None
 
     @property
     def client(self):
@@ -231,79 +250,180 @@ class JobEngine:
         ]
         return client
 
-    def submit(self, specs: Sequence[ExperimentSpec], keys: Sequence[str]) -> Job:
-        """Start (or join) the training of every spec not yet in the cache."""
+    # --- submitting ---------------------------------------------------------------------
+
+    def submit(
+        self, specs: Sequence[ExperimentSpec], keys: Sequence[str], about: dict | None = None
+    ) -> list[str]:
+        """Start the training of every spec not already in flight, one task per seed and
+        fusion group, and return the ids of every task these keys depend on."""
         with self._lock:
-            job = Job(
-                id=f"job-{next(self._ids)}",
-                keys=list(keys),
-                tasks={},
-                engine=self,
-            )
             self._forget_finished()
-            fresh: dict[str, ExperimentSpec] = {}
+            groups: dict[tuple, dict[str, ExperimentSpec]] = {}
             for key, spec in zip(keys, specs, strict=True):
-                running = self._inflight.get(key)
-                if running and not running[1].done():
-                    job.tasks[running[0]] = running[1]
-                elif key not in fresh:
-                    fresh[key] = spec
-            if fresh:
-                digest = hashlib.sha256(",".join(sorted(fresh)).encode()).hexdigest()[:16]
-                task = f"train-{digest}-{next(self._ids)}"
-                future = self.client.submit(
-                    train_task,
-                    [s.to_dict() for s in fresh.values()],
-                    str(cache_root()),
-                    task,
-                    key=task,
-                    pure=False,
-                    retries=0,
-                )
-                job.tasks[task] = future
-                for key in fresh:
-                    self._inflight[key] = (task, future)
-            for task in job.tasks:
-                self._followers.setdefault(task, set()).add(job.id)
-            return job
+                if key not in self._by_key:
+                    groups.setdefault((spec.seed, spec.fusion_group()), {})[key] = spec
+            for fresh in groups.values():
+                self._submit_task(fresh, about or {})
+            for key in keys:
+                self._cancelled.pop(key, None)
+                self._errors.pop(key, None)
+            while len(self._errors) > KEEP_CANCELLED:
+                self._errors.popitem(last=False)
+            return list(dict.fromkeys(self._by_key[k] for k in keys if k in self._by_key))
+
+    def _submit_task(self, fresh: dict[str, ExperimentSpec], about: dict) -> None:
+        digest = hashlib.sha256(",".join(sorted(fresh)).encode()).hexdigest()[:16]
+        # A fresh Dask key every time: reusing one would hand back an old result, without
+        # training, for a run deleted from the cache since.
+        task = f"train-{digest}-{next(self._ids)}-{os.getpid()}"
+        future = self.client.submit(
+            train_task,
+            [s.to_dict() for s in fresh.values()],
+            str(cache_root()),
+            task,
+            key=task,
+            pure=False,
+            retries=0,
+        )
+        epochs = {k: s.epochs for k, s in fresh.items()}
+        self._tasks[task] = Task(task, list(fresh), epochs, future, dict(about))
+        for key in fresh:
+            self._by_key[key] = task
 
     def _forget_finished(self) -> None:
-        finished = set()
-        for key, (task, future) in list(self._inflight.items()):
-            if future.done():
-                del self._inflight[key]
-                self._followers.pop(task, None)
-                finished.add(task)
-        from distributed import Variable
+        """Drop finished tasks, and their entries on the scheduler: a long-lived server
+        must not keep every old progress board."""
+        for task in [t for t in self._tasks.values() if t.future.done()]:
+            del self._tasks[task.id]
+            if task.future.status == "error":
+                message = _message(task.future.exception())
+                for key in task.keys:
+                    self._errors[key] = message
+                    self._errors.move_to_end(key)
+            for key in task.keys:
+                if self._by_key.get(key) == task.id:
+                    del self._by_key[key]
+            with contextlib.suppress(Exception):  # the scheduler may be gone
+                for corner in ("progress", "started", "cancel"):
+                    self.client.set_metadata([META, corner, task.id], None)
 
-        for task in finished:  # a long-lived server must not keep every old progress board
-            Variable(f"progress-{task}", client=self.client).delete()
+    # --- watching -------------------------------------------------------------------------
 
-    def release(self, job: Job) -> None:
-        """A job no longer wants its tasks; a task nobody follows is cancelled."""
-        from distributed import Event
-
+    def inflight(self, keys: Sequence[str]) -> list[str]:
+        """The tasks training (or queued to train) any of these keys, without starting a
+        cluster: a server that never started one has nothing in flight."""
         with self._lock:
-            for task, future in job.tasks.items():
-                followers = self._followers.get(task, set())
-                followers.discard(job.id)
-                if not followers and not future.done():
-                    Event(f"cancel-{task}", client=self.client).set()
-                    future.cancel()
+            if not self.started:
+                return []
+            self._forget_finished()
+            return list(dict.fromkeys(self._by_key[k] for k in keys if k in self._by_key))
 
-    def progress(self, task: str) -> dict[str, list[dict]]:
-        """The records a task has published so far, by run key."""
-        from distributed import Variable
+    def mine(self, tasks: Sequence[str]) -> list[Task]:
+        """Those of these tasks still in flight."""
+        with self._lock:
+            self._forget_finished()
+            return [self._tasks[t] for t in tasks if t in self._tasks]
 
+    def watch(self, keys: Sequence[str]) -> Watch | None:
+        """Progress of the runs of these keys in flight, or None if none is."""
+        tasks = self.inflight(keys)
+        if not tasks:
+            return None
+        wanted = set(keys)
+        progress = self._metadata("progress")
+        started = self._metadata("started")
+        records: dict[str, list[dict]] = {}
+        running = queued = 0
+        seconds = 0.0
+        with self._lock:
+            chosen = [self._tasks[t] for t in tasks if t in self._tasks]
+        for task in chosen:
+            board = progress.get(task.id) or {}
+            mine = [k for k in task.keys if k in wanted]
+            records |= {k: board[k] for k in mine if board.get(k)}
+            if task.id in started:
+                running += len(mine)
+                seconds += _seconds_left(task, board)
+            else:
+                queued += len(mine)
+        return Watch(records, running, queued, self._ahead(chosen), seconds if running else None,
+                     tuple(tasks))  # fmt: skip
+
+    def _ahead(self, tasks: list[Task]) -> int:
+        """Runs of other requests submitted earlier and not yet finished: the queue in
+        front of the first of these tasks."""
+        if not tasks:
+            return 0
+        first = min(t.submitted for t in tasks)
+        ids = {t.id for t in tasks}
+        with self._lock:
+            return sum(
+                len(t.keys)
+                for t in self._tasks.values()
+                if t.id not in ids and t.submitted < first and not t.future.done()
+            )
+
+    def _metadata(self, corner: str) -> dict:
         try:
-            return Variable(f"progress-{task}", client=self.client).get(timeout=0.05)
-        except TimeoutError:
+            found = self.client.get_metadata([META, corner], {})
+        except Exception:  # the scheduler is gone: nothing to show, the page says so
             return {}
+        return {k: v for k, v in (found or {}).items() if v is not None}
+
+    def status(self, tasks: Sequence[str]) -> str:
+        """finished | error | cancelled | pending, over some tasks (forgotten = finished)."""
+        with self._lock:
+            states = [self._tasks[t].future.status for t in tasks if t in self._tasks]
+        if "error" in states or "lost" in states:
+            return "error"
+        if "cancelled" in states:
+            return "cancelled"
+        return "finished" if all(s == "finished" for s in states) else "pending"
+
+    def error(self, tasks: Sequence[str]) -> str | None:
+        with self._lock:
+            futures = [self._tasks[t].future for t in tasks if t in self._tasks]
+        for future in futures:
+            if future.status == "error":
+                return _message(future.exception())
+        return None
+
+    def errors(self, keys: Sequence[str]) -> dict[str, str]:
+        """Why the latest training of these keys failed, for those that did."""
+        with self._lock:
+            if self.started:
+                self._forget_finished()
+            return {k: self._errors[k] for k in keys if k in self._errors}
+
+    def cancel(self, keys: Sequence[str]) -> None:
+        """Stop the tasks training these keys, keeping what they had drawn so far."""
+        with self._lock:
+            tasks = self.inflight(keys)
+            progress = self._metadata("progress")
+            for task_id in tasks:
+                task = self._tasks[task_id]
+                for key, records in (progress.get(task_id) or {}).items():
+                    self._cancelled[key] = records
+                    self._cancelled.move_to_end(key)
+                for key in task.keys:
+                    self._by_key.pop(key, None)
+                self.client.set_metadata([META, "cancel", task_id], True)
+                task.future.cancel()
+            while len(self._cancelled) > KEEP_CANCELLED:
+                self._cancelled.popitem(last=False)
+
+    def cancelled(self, keys: Sequence[str]) -> dict[str, list[dict]]:
+        """The partial curves of cancelled runs of these keys."""
+        with self._lock:
+            return {k: self._cancelled[k] for k in keys if k in self._cancelled}
 
     def trainings(self) -> list[dict]:
         """One record per run trained by this cluster's workers: its key, task, and the
         task's start and end times."""
         return [event for _, event in self.client.get_events(TRAININGS_TOPIC)]
+
+    # --- one-off work ---------------------------------------------------------------------
 
     def run(self, function, *args, timeout: float = 600):
         """Run a function on a worker and wait for its result."""
@@ -312,8 +432,8 @@ class JobEngine:
     def describe(self, specs: Sequence[ExperimentSpec]) -> list[dict]:
         return self.run(describe_task, [s.to_dict() for s in specs], str(cache_root()))
 
-    def augment(self, spec: ExperimentSpec, images, draws: int = 4):
-        return self.run(augment_task, spec.to_dict(), images, draws, str(cache_root()))
+    def augment(self, spec: ExperimentSpec, examples, draws: int = 4):
+        return self.run(augment_task, spec.to_dict(), examples, draws, str(cache_root()))
 
     def prepare(self, name: str) -> dict:
         return self.run(prepare_task, name, str(cache_root()), timeout=3600)
@@ -325,6 +445,28 @@ class JobEngine:
             if self._cluster is not None:
                 self._cluster.close()
             self._client = self._cluster = None
+
+
+def _message(exc: BaseException | None) -> str:
+    """One line for a user: the error's own message, without a traceback."""
+    if exc is None:
+        return "training failed"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]
+
+
+def _seconds_left(task: Task, board: dict[str, list[dict]]) -> float:
+    """The epochs a running task has left, at the pace of its own latest epochs (each
+    record's seconds is its share of a fused chunk; fused runs advance together)."""
+    if not board:
+        return 0.0
+    pace = max(
+        (sum(r["seconds"] for r in rows[-5:]) / len(rows[-5:]) for rows in board.values() if rows),
+        default=0.0,
+    )
+    done = {k: len(rows) for k, rows in board.items()}
+    # Runs of one fused group share their epochs: the longest one decides.
+    return pace * max(task.epochs[k] - done.get(k, 0) for k in task.keys)
 
 
 WORKER_NICENESS = 10

@@ -109,7 +109,18 @@ def test_custom_toggles_describe_a_one_off_variant(tmp_path):
         (["run", "--dataset", "iris", "--dropout", "1.5"], "dropout must be"),
         (["run", "--dataset", "iris", "--seeds", "1,x"], "--seeds takes whole numbers"),
         (["precompute", "--preset", "nope"], "unknown preset"),
-        (["runs", "--delete", "0000"], "no cached run"),
+        (["runs", "--delete", "0" * 24], "no cached run"),
+        (["runs", "--delete", ".."], "not a run key"),
+        (["run", "--dataset", ""], "must be named"),
+        (["run", "--dataset", "x" * 300], "too long"),
+        (["run", "--dataset", "iris", "--variants", ""], "--variants names none"),
+        (["run", "--dataset", "iris", "--variants", ",,,"], "--variants names none"),
+        (["run", "--dataset", "iris", "--seeds", " "], "--seeds names no seed"),
+        (["run", "--dataset", "iris", "--noise", "0.3"], "no noise or size setting"),
+        (["run", "--dataset", "imdb", "--variants", "augment"], "python -m core download imdb"),
+        (["run", "--dataset", "iris", "--sweep", "colour=1,2"], "--sweep runs along one of"),
+        (["run", "--dataset", "iris", "--sweep", "l2=0.1"], "at least two different values"),
+        (["run", "--dataset", "iris", "--epochs", "lots"], "'lots' is not a int"),
     ],
 )
 def test_errors_are_one_readable_line_and_exit_2(args, words):
@@ -118,6 +129,34 @@ def test_errors_are_one_readable_line_and_exit_2(args, words):
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and words in lines[0], result.stderr
+
+
+def test_moons_with_noise_label_noise_l1_and_patience_carries_the_grids_in_json(tmp_path):
+    out = tmp_path / "moons.json"
+    args = ["run", "--dataset", "moons", "--noise", "0.3", "--size", "60", "--epochs", "4",
+            "--label-noise", "0.2", "--l1", "1e-4", "--patience", "2", "--capacity", "small",
+            "--json", str(out)]  # fmt: skip
+    assert main(args) == 0
+    (run,) = json.loads(out.read_text())["runs"]
+    spec = run["spec"]
+    assert (spec["data_noise"], spec["data_size"], spec["label_noise"], spec["l1"],
+            spec["patience"]) == (0.3, 60, 0.2, 1e-4, 2)  # fmt: skip
+    assert run["probe"]["kind"] == "grid" and len(run["probe"]["x"]) == 50
+    grids = [r["probe"]["values"] for r in run["history"] if "probe" in r]
+    assert len(grids) >= 2 and all(len(g) == 2500 for g in grids)
+    assert run["early_stopping"]["restored"] >= 1 and run["histogram"]["counts"]
+
+
+def test_a_sweep_trains_one_fused_run_per_value_and_lists_them(tmp_path, capsys):
+    out = tmp_path / "sweep.json"
+    args = ["run", "--dataset", "digits", "--sweep", "l2=0,1e-4,1e-3,1e-2", "--epochs", "2",
+            "--capacity", "small", "--json", str(out)]  # fmt: skip
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "L2 strength = off" in table and "L2 strength = 0.01" in table
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["spec"]["l2"] for r in runs] == [0.0, 1e-4, 1e-3, 1e-2]
+    assert {r["meta"]["fused_with"] for r in runs} == {4}  # one loop for all four
 
 
 def test_a_malformed_csv_is_an_error_not_a_traceback(tmp_path):
@@ -153,6 +192,9 @@ def test_precompute_fills_the_cache_and_runs_lists_and_deletes(monkeypatch, caps
     assert main(["runs"]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert len(listing) == 5
+    assert listing[0].split()[:3] == ["key", "dataset", "variant"]
+    names = {" ".join(line.split()[2:5]) for line in listing[1:]}
+    assert names == {"baseline (tiny) mlp", "dropout 0.5 (tiny)"}
     key = listing[1].split()[0]
     assert main(["runs", "--delete", key]) == 0
     assert capsys.readouterr().out.strip() == f"deleted {key}"

@@ -65,11 +65,11 @@ def two_workers():
         engine.close()
 
 
-def wait(job, timeout=300) -> str:
+def wait(engine, tasks, timeout=300) -> str:
     deadline = time.time() + timeout
-    while not job.done() and time.time() < deadline:
+    while engine.status(tasks) == "pending" and time.time() < deadline:
         time.sleep(0.5)
-    return job.status()
+    return engine.status(tasks)
 
 
 def test_different_requests_queue_within_the_number_of_workers(two_workers):
@@ -77,7 +77,7 @@ def test_different_requests_queue_within_the_number_of_workers(two_workers):
     before = len(engine.trainings())
     specs = [ExperimentSpec(dataset="iris", capacity="small", epochs=25, seed=s) for s in range(5)]
     jobs = [engine.submit([spec], [run_key(spec)]) for spec in specs]
-    assert [wait(job) for job in jobs] == ["finished"] * 5
+    assert [wait(engine, tasks) for tasks in jobs] == ["finished"] * 5
     trained = engine.trainings()[before:]
     assert sorted(t["key"] for t in trained) == sorted(run_key(s) for s in specs)
     # At any moment, at most two tasks were training: one per worker.
@@ -94,8 +94,7 @@ def test_a_job_whose_session_vanished_still_finishes_whole(two_workers):
     engine = two_workers
     spec = ExperimentSpec(dataset="wine", capacity="small", epochs=15, seed=3)
     key = run_key(spec)
-    job = engine.submit([spec], [key])
-    del job  # the browser tab is closed: nobody polls any more
+    engine.submit([spec], [key])  # and the browser tab is closed: nobody polls any more
     gc.collect()
     store = RunStore()
     deadline = time.time() + 300
@@ -109,19 +108,54 @@ def test_a_cancelled_run_leaves_nothing_half_written(two_workers):
     engine = two_workers
     spec = ExperimentSpec(dataset="iris", capacity="large", epochs=1000, seed=11)
     key = run_key(spec)
-    job = engine.submit([spec], [key])
+    tasks = engine.submit([spec], [key])
     deadline = time.time() + 120
-    while not job.progress().get(key) and time.time() < deadline:
+    while not (engine.watch([key]) and engine.watch([key]).records) and time.time() < deadline:
         time.sleep(0.3)
-    assert job.progress().get(key), "training never started"
-    job.cancel()
-    assert wait(job, 60) == "cancelled"
+    partial = engine.watch([key]).records[key]
+    assert partial, "training never started"
+    engine.cancel([key])
+    assert engine.watch([key]) is None  # no longer in flight for anyone
+    kept = engine.cancelled([key])[key]
+    assert len(kept) >= len(partial) and kept[: len(partial)] == partial  # partial curves kept
+    wait(engine, tasks, 60)
     time.sleep(2)
     store = RunStore()
     assert not store.has(key) and not list(store.runs.glob(f"{key}/*"))
     # The worker is free again: the next request trains normally.
     follow = engine.submit([TINY], [run_key(TINY)])
-    assert wait(follow) == "finished" and store.has(run_key(TINY))
+    assert wait(engine, follow) == "finished" and store.has(run_key(TINY))
+
+
+def test_a_comparison_is_split_into_tasks_per_seed_and_any_watcher_sees_it(two_workers):
+    """3 seeds x 2 variants: three tasks, spread over both workers, merged in one watch
+    that a second, unrelated caller (another session) gets by the keys alone."""
+    engine = two_workers
+    before = len(engine.trainings())
+    specs = [
+        ExperimentSpec(dataset="wine", capacity="small", epochs=300, seed=seed, dropout=rate)
+        for seed in (21, 22, 23)
+        for rate in (0.0, 0.5)
+    ]
+    keys = [run_key(s) for s in specs]
+    tasks = engine.submit(specs, keys, about={"title": "wine"})
+    assert len(tasks) == 3
+    first = engine.watch(keys)  # what another session opening the same link sees
+    assert first.running + first.queued == 6 and set(first.tasks) == set(tasks)
+    together = 0
+    deadline = time.time() + 240
+    while time.time() < deadline and engine.status(tasks) == "pending":
+        watch = engine.watch(keys)
+        if watch:
+            growing = {k for k, rows in watch.records.items() if rows and len(rows) < 300}
+            seeds = {s.seed for s, k in zip(specs, keys, strict=True) if k in growing}
+            together = max(together, len(seeds))  # runs of different tasks at once
+        time.sleep(0.1)
+    assert together == 2, "the two workers never trained two seeds at once"
+    assert wait(engine, tasks) == "finished"
+    trained = engine.trainings()[before:]
+    assert sorted(t["key"] for t in trained) == sorted(keys)
+    assert len({t["task"] for t in trained}) == 3
 
 
 def test_memory_stays_flat_over_fifty_trainings():

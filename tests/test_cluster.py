@@ -1,0 +1,121 @@
+"""A real multi-machine deployment, the way an operator starts one (README, "Running it for
+a class"): the project installed with pip into the scheduler's and the workers' Python, a
+`dask scheduler` and two `dask worker` processes started as separate commands, and one
+cache folder they all share. The app's engine and `python -m core precompute --scheduler`
+train through it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench._harness import free_port
+from core.cache import RunStore
+from core.comparison import Comparison
+from core.jobs import JobEngine
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.cluster
+DASK = Path(sys.executable).with_name("dask")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """`pip install .` of this project, in a folder of its own: what the scheduler and the
+    workers import the engine from (never from the checkout)."""
+    site = tmp_path_factory.mktemp("site")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(site), str(ROOT)],
+        capture_output=True, text=True, timeout=300, cwd=site,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (site / "core" / "jobs.py").is_file() and not (site / "pages").exists()
+    return site
+
+
+@pytest.fixture
+def cluster(installed, cache_dir, tmp_path):
+    """`dask scheduler` and two `dask worker`s, each its own process, run from an empty
+    folder with only the installed package on their path."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env |= {"PYTHONPATH": str(installed), "OVERFITTING_LAB_CACHE": str(cache_dir),
+            "TF_CPP_MIN_LOG_LEVEL": "3"}  # fmt: skip
+    commands = [
+        [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        *[[str(DASK), "worker", address, "--nworkers", "1", "--nthreads", "1",
+           "--no-dashboard", "--name", f"worker-{i}"] for i in (1, 2)],
+    ]  # fmt: skip
+    logs = [open(tmp_path / f"dask-{i}.log", "w") for i in range(3)]  # noqa: SIM115
+    processes = []
+    for command, log in zip(commands, logs, strict=True):
+        processes.append(subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log,
+                                          stderr=subprocess.STDOUT))  # fmt: skip
+        time.sleep(1.0 if command[1] == "scheduler" else 0)
+    engine = JobEngine(address=address)
+    try:
+        deadline = time.time() + 90
+        while len(engine.client.scheduler_info()["workers"]) < 2:
+            assert time.time() < deadline, (tmp_path / "dask-1.log").read_text()[-2000:]
+            time.sleep(0.5)
+        yield address, engine
+    finally:
+        engine.close()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+        for log in logs:
+            log.close()
+
+
+def test_a_comparison_trains_on_the_cluster_spread_over_its_workers(cluster):
+    address, engine = cluster
+    comparison = Comparison(dataset="wine", variants=("baseline", "dropout"), seeds=3,
+                            epochs=150, capacity="small")  # fmt: skip
+    entries = comparison.entries(RunStore())
+    tasks = engine.submit([e.spec for e in entries], [e.key for e in entries])
+    assert len(tasks) == 3  # one task per seed
+    deadline = time.time() + 300
+    while engine.status(tasks) == "pending" and time.time() < deadline:
+        time.sleep(0.5)
+    assert engine.status(tasks) == "finished", engine.error(tasks)
+    store = RunStore()
+    assert all(store.has(e.key) for e in entries)  # in the cache the app reads
+    time.sleep(1)  # workers report trainings asynchronously
+    trained = [t for t in engine.trainings() if t["key"] in {e.key for e in entries}]
+    assert len(trained) == 6 and len({t["worker"] for t in trained}) == 2
+
+
+def test_precompute_fills_the_cache_on_the_cluster_with_a_progress_bar(cluster, cache_dir):
+    address, _ = cluster
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "precompute", "--preset", "iris-batchnorm", "--seeds",
+         "0,1", "--scheduler", address],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env=os.environ | {"PYTHONPATH": str(ROOT), "OVERFITTING_LAB_CACHE": str(cache_dir)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert "running" in done.stderr and "[" in done.stderr  # the bar, one line at a time
+    assert done.stdout.count("trained") == 8  # 4 variants x 2 seeds, all on the cluster
+    assert len(RunStore().keys()) == 8
+
+
+def test_a_wrong_scheduler_address_is_one_line(cache_dir):
+    port = free_port()  # nothing listens there
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "run", "--dataset", "iris", "--variants", "baseline",
+         "--epochs", "2", "--scheduler", f"tcp://127.0.0.1:{port}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: cannot reach the Dask")
