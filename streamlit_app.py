@@ -4,7 +4,17 @@ import streamlit as st
 
 from ui import app, sidebar
 
-st.set_page_config(page_title="Overfitting Lab", page_icon=":material/monitoring:", layout="wide")
-page = st.navigation(app.pages())
-st.session_state["comparison"] = sidebar.render()
-page.run()
+# Streamlit runs this file as __main__; the job engine's worker processes are spawned and
+# re-import the main script as __mp_main__: they must not draw an app.
+if __name__ == "__main__":
+    present = st.query_params.get(sidebar.PRESENT) == "1"
+    st.set_page_config(
+        page_title="Overfitting Lab",
+        page_icon=":material/monitoring:",
+        layout="wide",
+        initial_sidebar_state="collapsed" if present else "auto",
+    )
+    page = st.navigation(app.pages())
+    st.session_state["comparison"] = sidebar.render(sweeping=page.title == "Sweep")
+    app.style()
+    page.run()

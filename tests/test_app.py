@@ -3,6 +3,10 @@ cluster: one worker process, as the app starts by default."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import time
 
 import pytest
@@ -10,11 +14,11 @@ from streamlit.testing.v1 import AppTest
 
 from core.cache import RunStore
 from core.comparison import Comparison
-from core.runner import run_key
 from tests.conftest import ROOT
 
 APP = str(ROOT / "streamlit_app.py")
 TINY = {"ds": "iris", "v": "baseline,dropout", "ep": "3", "cap": "tiny"}
+MOONS = {"ds": "moons", "v": "baseline,l2", "ep": "6", "cap": "small", "size": "60"}
 
 
 @pytest.fixture(scope="module")
@@ -35,55 +39,67 @@ def app(cluster, monkeypatch, apptest_navigation):
     monkeypatch.setenv("OVERFITTING_LAB_SCHEDULER", cluster.scheduler_address)
     engine.clear()
 
-    def make(query: dict | None = None) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=60)
+    def make(query: dict | None = None, page: str | None = None) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=90)
         for key, value in (query or {}).items():
             at.query_params[key] = value
-        return at.run()
+        at.run()
+        if page:
+            at.switch_page(page).run()
+        return at
 
     yield make
+    engine().close()  # its client must not outlive the module's cluster
     engine.clear()
 
 
 def texts(at: AppTest) -> str:
-    parts = [
-        e.value
-        for e in [
-            *at.title,
-            *at.caption,
-            *at.markdown,
-            *at.info,
-            *at.warning,
-            *at.error,
-            *at.subheader,
-        ]
-    ]
+    parts = [e.value for e in [*at.title, *at.caption, *at.markdown, *at.info, *at.warning,
+                               *at.error, *at.subheader]]  # fmt: skip
     return "\n".join(str(p) for p in parts)
 
 
-def run_button(at: AppTest):
-    return next(b for b in at.button if b.key == "run")
+def button(at: AppTest, key: str):
+    return next((b for b in at.button if b.key == key), None)
 
 
-def train_until_done(at: AppTest, timeout: float = 240) -> AppTest:
-    """Click Run, then rerun as the page's polling fragment would, until it finishes."""
-    run_button(at).click().run()
+def busy(at: AppTest) -> bool:
+    return button(at, "cancel") is not None
+
+
+def until(at: AppTest, done, timeout: float = 240) -> AppTest:
+    """Rerun as the page's polling fragment would, until `done(at)`."""
     deadline = time.time() + timeout
-    while "job" in at.session_state and time.time() < deadline:
-        time.sleep(1.0)
+    while not done(at) and time.time() < deadline:
+        time.sleep(0.5)
         at.run()
-    assert "job" not in at.session_state, "training did not finish in time"
+    assert done(at), "the page never got there"
     return at
 
 
-def test_opens_on_an_offline_dataset_ready_to_run(app):
+def train_until_done(at: AppTest) -> AppTest:
+    button(at, "run").click().run()
+    return until(at, lambda a: not busy(a) and button(a, "run").label == "All cached")
+
+
+def summary_rows(at: AppTest) -> list[str]:
+    table = next(m.value for m in at.markdown if m.value.startswith("| variant"))
+    return table.splitlines()[2:]
+
+
+def charts(at: AppTest) -> list:
+    return at.get("vega_lite_chart")
+
+
+def test_opens_with_the_lesson_above_the_charts_ready_to_run(app):
     at = app()
     assert not at.exception
-    assert "Regularization on Digits 8x8" in texts(at)
-    assert at.selectbox(key="cmp_dataset").value == "digits"
+    assert at.title[0].value == "Regularization on Digits 8x8"
+    claim = at.info[0].value
+    assert claim.startswith("400 training digits are few for this network")
+    assert "BatchNorm, augmentation and all combined end" in claim
+    assert button(at, "run").label == "Run (7 to train)"
     assert len(at.multiselect(key="cmp_variants").value) == 7
-    assert run_button(at).label == "Run (7 to train)"
-    assert "Press **Run**" in texts(at)
 
 
 def test_dataset_and_variant_choices_change_the_comparison_and_the_link(app):
@@ -97,7 +113,9 @@ def test_dataset_and_variant_choices_change_the_comparison_and_the_link(app):
     assert comparison.l2 == 1e-2
     assert at.number_input(key="cmp_epochs").value == 200  # iris's own default
     assert at.query_params["ds"] == "iris" and at.query_params["v"] == "baseline,l2"
-    assert run_button(at).label == "Run (2 to train)"
+    assert button(at, "run").label == "Run (2 to train)"
+    # Changed from the dataset's default comparison: no longer the checked claim.
+    assert not any("are few for this network" in i.value for i in at.info)
 
 
 def test_a_shared_link_restores_the_comparison(app):
@@ -107,59 +125,133 @@ def test_a_shared_link_restores_the_comparison(app):
     assert at.multiselect(key="cmp_variants").value == ["baseline", "dropout"]
     assert at.number_input(key="cmp_epochs").value == 3
     assert at.session_state["comparison"].seeds == 2
-    assert run_button(at).label == "Run (4 to train)"
+    assert button(at, "run").label == "Run (4 to train)"
 
 
-def test_a_broken_link_warns_and_falls_back(app):
-    at = app({"ds": "../../etc/passwd.csv", "ep": "lots"})
+def test_a_broken_link_says_what_it_changed_and_never_crashes(app):
+    at = app({"ds": "../../etc/passwd.csv", "ep": "lots", "do": "0.9", "n": "1"})
     assert not at.exception
-    assert len(at.sidebar.warning) == 2
+    notes = [w.value for w in at.sidebar.warning]
+    assert len(notes) == 4
+    assert any("do=0.9 is above" in n for n in notes) and any("n=1 is below" in n for n in notes)
     assert at.selectbox(key="cmp_dataset").value == "digits"
+    assert at.slider(key="cmp_dropout").value == 0.8
 
 
 def test_run_trains_through_the_job_engine_then_replays_from_the_cache(app):
     at = train_until_done(app(TINY))
     assert not at.exception
-    labelled = Comparison(
-        dataset="iris", variants=("baseline", "dropout"), epochs=3, capacity="tiny"
-    ).labelled_specs()
-    store = RunStore()
-    assert all(store.has(run_key(spec)) for _, spec in labelled)
-    assert len(at.get("vega_lite_chart")) >= 3  # loss, accuracy, gap
-    summary = next(m.value for m in at.markdown if m.value.startswith("| variant"))
-    rows = summary.splitlines()[2:]
+    labelled = Comparison(dataset="iris", variants=("baseline", "dropout"), epochs=3,
+                          capacity="tiny").entries(RunStore())  # fmt: skip
+    assert all(entry.run is not None for entry in labelled)
+    assert len(charts(at)) >= 4  # overlay, gap, a panel per variant...
+    rows = summary_rows(at)
     assert [r.split("|")[1].strip() for r in rows] == ["baseline", "dropout"]
     assert all(r.rstrip(" |").endswith("trained") for r in rows)  # by this Run...
-    assert run_button(at).label == "All cached" and run_button(at).disabled
 
     from ui.engine import engine
 
     trained = engine().trainings()
     again = app(TINY)  # a new session: everything from the cache, nothing trained
-    assert not again.exception and "job" not in again.session_state
-    assert len(again.get("vega_lite_chart")) >= 3
-    summary = next(m.value for m in again.markdown if m.value.startswith("| variant"))
-    assert all(r.rstrip(" |").endswith("cached") for r in summary.splitlines()[2:])
+    assert not again.exception and not busy(again)
+    assert all(r.rstrip(" |").endswith("cached") for r in summary_rows(again))
     assert engine().trainings() == trained
+
+
+def test_a_second_session_finds_and_follows_a_running_training(app):
+    """A reload, a second tab, another student with the link: no Run of their own, yet
+    they see the progress, the curves growing, and the finished comparison."""
+    query = {**TINY, "ep": "400", "cap": "large", "seeds": "2"}
+    first = app(query)
+    button(first, "run").click().run()
+    second = app(query)
+    until(second, lambda a: busy(a) and a.get("progress") and charts(a), timeout=120)
+    assert "of epochs" in second.get("progress")[0].proto.text
+    assert button(second, "run") is None  # nothing to start: it is running
+    until(second, lambda a: not busy(a), timeout=300)
+    assert button(second, "run").label == "All cached"
+    assert len(summary_rows(second)) == 2
+
+
+def test_a_training_left_behind_is_listed_and_cancel_keeps_its_curves(app):
+    query = {**TINY, "ep": "900", "cap": "large", "v": "baseline"}
+    at = app(query)
+    button(at, "run").click().run()
+    until(at, lambda a: busy(a) and charts(a), timeout=120)
+    at.number_input(key="cmp_epochs").set_value(899).run()  # a nudge: another comparison
+    assert not busy(at)
+    still = [c.value for c in at.caption if "Still training" in c.value]
+    assert len(still) == 1 and "ep=900" in still[0]
+    at = app(query)  # back to it, in a new session: following it
+    until(at, lambda a: busy(a), timeout=30)
+    button(at, "cancel").click().run()
+    assert not busy(at)
+    cancelled = [w.value for w in at.warning if w.value.startswith("Cancelled at epoch")]
+    assert cancelled and charts(at)  # the partial curves stay, marked
+    assert button(at, "run").label == "Run (1 to train)"
 
 
 def test_two_sessions_asking_at_once_share_one_training(app):
     from ui.engine import engine
 
-    query = {**TINY, "seeds": "2"}  # runs no other test trains on this cluster
+    query = {**TINY, "seeds": "2", "ep": "4"}  # runs no other test trains on this cluster
     first, second = app(query), app(query)
     before = len(engine().trainings())
-    run_button(first).click().run()
-    run_button(second).click().run()
+    button(first, "run").click().run()
+    second.run()
+    if button(second, "run") is not None and button(second, "run").label.startswith("Run"):
+        button(second, "run").click().run()
     for at in (first, second):
-        deadline = time.time() + 240
-        while "job" in at.session_state and time.time() < deadline:
-            time.sleep(1.0)
-            at.run()
-    keys = [t["key"] for t in engine().trainings()[before:]]
-    assert len(keys) == 4 and len(set(keys)) == 4  # each of the 4 runs trained exactly once
-    assert not first.exception and not second.exception
-    assert run_button(first).label == run_button(second).label == "All cached"
+        until(at, lambda a: not busy(a))
+    mine = {e.key for e in Comparison.from_query(query)[0].entries(RunStore())}
+    time.sleep(1)  # workers report trainings asynchronously
+    keys = [t["key"] for t in engine().trainings()[before:] if t["key"] in mine]
+    assert sorted(keys) == sorted(mine)  # each of the 4 runs trained exactly once
+    assert button(first, "run").label == button(second, "run").label == "All cached"
+
+
+def test_decision_boundaries_grow_and_a_cached_comparison_scrubs_them(app):
+    at = app(MOONS)
+    button(at, "run").click().run()
+    until(at, lambda a: not busy(a))
+    assert "What each network computes" in texts(at)
+    assert any("Colour: the predicted probability" in c.value for c in at.caption)
+    boundaries = [c for c in charts(at) if '"type": "image"' in str(c.proto.spec)]
+    assert len(boundaries) == 2  # baseline and l2: a probability picture each
+    scrub = at.select_slider(key="final-at")
+    assert scrub.value == 6 and "1" in scrub.options
+    scrub.set_value(1).run()
+    specs = " ".join(str(c.proto.spec) for c in charts(at))
+    assert not at.exception and '"subtitle": "epoch 1"' in specs and "epoch 6" not in specs
+
+
+def test_fitted_curves_on_the_sine(app):
+    at = app({"ds": "sine", "v": "baseline,small", "ep": "5", "size": "30"})
+    train_until_done(at)
+    assert "What each network computes" in texts(at)
+    assert any("each network's prediction" in c.value for c in at.caption)
+
+
+def test_a_sweep_draws_its_validation_curve(app):
+    query = {"ds": "iris", "sweep": "capacity", "vals": "tiny,medium,huge", "ep": "3"}
+    at = app(query, page="pages/sweep.py")
+    assert not at.exception
+    assert at.selectbox(key="cmp_sweep").value == "capacity"
+    assert button(at, "run").label == "Run (3 to train)"
+    train_until_done(at)
+    specs = [str(c.proto.spec) for c in charts(at)]
+    assert any("validation (final)" in s and "Network size" in s for s in specs)
+    assert [r.split("|")[1].strip() for r in summary_rows(at)] == [
+        "Network size = tiny", "Network size = medium", "Network size = huge"]  # fmt: skip
+
+
+def test_weights_and_penalties(app):
+    at = app({**TINY, "v": "baseline,l2,l1"})
+    train_until_done(at)
+    specs = [str(c.proto.spec) for c in charts(at)]
+    assert any("weight norm (all kernels)" in s for s in specs)
+    assert sum("share of weights" in s for s in specs) == 3  # a histogram per variant
+    assert any('"penalty"' in s for s in specs)
 
 
 def test_csv_upload_switches_to_the_users_data(app):
@@ -171,8 +263,8 @@ def test_csv_upload_switches_to_the_users_data(app):
     at.run()
     assert not at.exception
     assert at.selectbox(key="cmp_dataset").value.startswith("upload:")
-    assert "Regularization on flowers.csv" in texts(at)
-    assert "Run (" in run_button(at).label
+    assert at.title[0].value == "Regularization on flowers.csv"
+    assert "Run (" in button(at, "run").label
 
 
 def test_a_bad_csv_shows_an_error_and_changes_nothing(app):
@@ -185,42 +277,78 @@ def test_a_bad_csv_shows_an_error_and_changes_nothing(app):
 
 
 def test_data_page_shows_splits_balance_samples_and_augmentation(app):
-    at = app({"ds": "digits"})
-    at.switch_page("pages/data.py").run()
+    at = app({"ds": "digits"}, page="pages/data.py")
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Training examples used"] == "400" and metrics["Test"] == "360"
     assert "Class balance" in texts(at) and "Augmentation preview" in texts(at)
-    images = at.get("image")
-    assert len(images) >= 10 * 6 + 4  # samples per class, then the augmented rows
+    assert len(at.get("image")) >= 10 * 6 + 4  # samples per class, then augmented rows
     assert "no flips" in texts(at)
 
 
-def test_model_page_shows_summaries_and_code(app):
-    at = app({"ds": "iris", "v": "baseline,batchnorm"})
-    at.switch_page("pages/model.py").run()
+def test_data_page_on_a_table_previews_the_models_own_noise_layer(app):
+    at = app({"ds": "moons"}, page="pages/data.py")
+    assert not at.exception
+    assert any("GaussianNoise layer" in c.value for c in at.caption)
+
+
+def test_model_page_shows_whole_summaries_and_code(app):
+    at = app({"ds": "iris", "v": "baseline,batchnorm"}, page="pages/model.py")
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["variant"]) == ["baseline", "batchnorm"]
     assert table["parameters"].iloc[1] > table["parameters"].iloc[0]
     code = [c.value for c in at.code]
-    assert any("layers.BatchNormalization()" in c for c in code)
-    assert any("Total params" in c for c in code)
+    assert any("layers.BatchNormalization()" in c and "load_iris" in c for c in code)
+    summaries = [c for c in code if "Total params" in c]
+    assert summaries and all("Param #" in s for s in summaries)  # every column, not cut
 
 
-def test_runs_page_lists_exports_and_survives_an_empty_cache(app):
-    at = app()
-    at.switch_page("pages/runs.py").run()
+def test_runs_page_lists_exports_and_deletes_exactly_what_was_picked(app):
+    at = app(page="pages/runs.py")
     assert not at.exception and "Nothing cached yet" in texts(at)
-    train_until_done(app(TINY))
-    at = app()
-    at.switch_page("pages/runs.py").run()
+    train_until_done(app({**TINY, "v": "baseline,dropout,l2"}))
+    at = app(page="pages/runs.py")
     assert not at.exception
-    assert len(at.dataframe[0].value) == 2
-    assert any("Export shown (2)" in b.label for b in at.get("download_button"))
+    assert sorted(at.dataframe[0].value["variant"]) == ["baseline (tiny)", "dropout 0.5 (tiny)",
+                                                        "l2 0.001 (tiny)"]  # fmt: skip
+    at.text_input(key="runs_filter").set_value("l2").run()  # one row shown...
+    assert len(at.dataframe[0].value) == 1
+    assert any("Export shown (1)" in b.label for b in at.get("download_button"))
 
 
 def test_a_missing_download_explains_itself(app):
     at = app({"ds": "cifar10"})
     assert not at.exception
     assert "python -m core download cifar10" in texts(at)
+
+
+def test_a_cached_boundary_comparison_draws_without_tensorflow(cache_dir, apptest_navigation):
+    """Trained here, then drawn in a fresh process that must never import TensorFlow."""
+    from core.runner import execute
+
+    comparison, _ = Comparison.from_query(MOONS)
+    execute([spec for _, spec in comparison.labelled_specs()])
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from streamlit.testing.v1 import AppTest
+        from streamlit.runtime.pages_manager import PagesManager
+        init = PagesManager.__init__
+        def patched(self, *a, **k):
+            init(self, *a, **k)
+            PagesManager.uses_pages_directory = False
+        PagesManager.__init__ = patched
+        at = AppTest.from_file({APP!r}, default_timeout=90)
+        for k, v in {MOONS!r}.items():
+            at.query_params[k] = v
+        at.run()
+        assert not at.exception, at.exception
+        assert any("What each network computes" in s.value for s in at.subheader)
+        heavy = [m for m in ("tensorflow", "keras") if m in sys.modules]
+        print("IMPORTED", heavy)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, env=os.environ | {"PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "IMPORTED []" in done.stdout

@@ -1,4 +1,6 @@
-"""The real app in a real browser: `streamlit run`, headless Debian Chromium, Playwright."""
+"""The real app in a real browser at a classroom projector's 1280x720: `streamlit run`,
+headless Debian Chromium, Playwright. Screenshots go to test-artifacts/ for a person to
+look at."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from tests.conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "test-artifacts"
+PROJECTOR = {"width": 1280, "height": 720}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -37,59 +40,107 @@ if not CHROMIUM and not os.environ.get("REQUIRE_BROWSER"):
 
 @pytest.fixture
 def server(cache_dir, tmp_path):
-    """The app as a user starts it, with this test's own cache."""
+    """The app as a user starts it, with this test's own cache. Its log must stay free of
+    tracebacks through everything the test does, trainings included."""
     env = os.environ | {"OVERFITTING_LAB_CACHE": str(cache_dir), "PYTHONPATH": str(ROOT)}
-    with serve_app(env, tmp_path / "server.log") as url:
+    log = tmp_path / "server.log"
+    with serve_app(env, log) as url:
         yield url
+    text = log.read_text()
+    assert "Traceback" not in text and "Exception" not in text, text[-3000:]
 
 
-def test_a_small_comparison_trains_live_in_chromium(server):
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
 
     assert CHROMIUM, "REQUIRE_BROWSER is set but Debian's chromium is not installed"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 3400})
-        page.goto(f"{server}/?ds=iris&v=baseline,dropout,l2&ep=150")
-        run = page.get_by_role("button", name="Run (3 to train)")
-        expect(run).to_be_enabled(timeout=60_000)
-        run.click()
-        # Live: the progress line and the curves while the job runs...
-        expect(page.get_by_text(re.compile(r"Training: \d+% of epochs"))).to_be_visible(
-            timeout=180_000
-        )
-        expect(page.locator(".vega-embed").first).to_be_visible()
-        page.screenshot(path=str(ARTIFACTS / "compare-live.png"), full_page=True)
-        # ...then the finished comparison, redrawn from the cache.
-        expect(page.get_by_text("Summary", exact=True)).to_be_visible(timeout=300_000)
-        expect(page.get_by_role("button", name="All cached")).to_be_visible()
-        charts = page.locator(".vega-embed")
-        expect(charts.first).to_be_visible()
-        assert charts.count() >= 3
-        page.wait_for_timeout(1500)  # let Vega finish drawing before the picture
-        page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
-        text = page.locator("section.main, [data-testid='stMain']").first.inner_text()
-        assert "baseline" in text and "dropout" in text and "Traceback" not in text
-        browser.close()
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
-def test_a_shared_link_to_a_page_opens_it_on_a_fresh_server(server):
+def settle(page) -> None:
+    """Wait until the script run is over (stale elements gone) and Vega has drawn."""
+    page.wait_for_timeout(500)
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
+    page.wait_for_timeout(1500)
+
+
+def headline_top(page) -> float:
+    """Where the first chart (the headline) starts, in pixels from the top of the screen."""
+    return page.locator(".vega-embed").first.bounding_box()["y"]
+
+
+def test_a_comparison_trains_live_and_its_lesson_fills_a_projectors_first_screen(server, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=PROJECTOR)
+    page.goto(f"{server}/?ds=iris&v=baseline,dropout,l2&ep=150")
+    run = page.get_by_role("button", name="Run (3 to train)")
+    expect(run).to_be_enabled(timeout=60_000)
+    run.click()
+    # Live: the progress line and the curves while the job runs...
+    expect(page.get_by_text(re.compile(r"\d+% of epochs"))).to_be_visible(timeout=180_000)
+    expect(page.locator(".vega-embed").first).to_be_visible(timeout=60_000)
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(ARTIFACTS / "compare-live-1280x720.png"))
+    # ...then the finished comparison, redrawn from the cache.
+    expect(page.get_by_role("button", name="All cached")).to_be_visible(timeout=300_000)
+    expect(page.get_by_text("Summary", exact=True)).to_be_attached()
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "compare-1280x720.png"))
+    boxes = [e.bounding_box() for e in page.locator(".vega-embed").all()[:2]]
+    assert all(b["y"] + b["height"] <= PROJECTOR["height"] for b in boxes), boxes
+    assert boxes[0]["y"] == pytest.approx(boxes[1]["y"], abs=2)  # side by side
+    text = page.locator("[data-testid='stMain']").first.inner_text()
+    assert "baseline" in text and "dropout" in text and "Traceback" not in text
+
+
+def test_the_default_lesson_is_the_first_thing_on_the_screen(server, browser):
+    page = browser.new_page(viewport=PROJECTOR)
+    page.goto(f"{server}/?ds=moons")
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text(re.compile("training points are few for this network"))) \
+        .to_be_visible(timeout=60_000)  # fmt: skip
+    page.get_by_role("button", name=re.compile(r"Run \(7 to train\)")).click()
+    expect(page.get_by_role("button", name="All cached")).to_be_visible(timeout=300_000)
+    expect(page.get_by_text("What each network computes")).to_be_attached()
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "moons-1280x720.png"))
+    assert headline_top(page) < PROJECTOR["height"] / 2
+    page.get_by_text("What each network computes").scroll_into_view_if_needed()
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "moons-boundaries-1280x720.png"))
+    pictures = page.locator(".vega-embed").all()[2:9]
+    widths = [p.bounding_box()["width"] for p in pictures]
+    assert len(widths) == 7 and min(widths) >= 150, widths  # seven readable pictures
+    # Presentation mode: the sidebar closed, larger type, the headline still in view.
+    present = browser.new_page(viewport=PROJECTOR)
+    present.goto(f"{server}/?ds=moons&present=1")
+    expect(present.get_by_role("button", name="All cached")).to_be_visible(timeout=60_000)
+    settle(present)
+    present.screenshot(path=str(ARTIFACTS / "moons-presentation-1280x720.png"))
+    box = present.get_by_test_id("stSidebar").bounding_box()
+    assert box is None or box["x"] + box["width"] <= 80, box  # closed: off the screen
+    assert headline_top(present) < PROJECTOR["height"] / 2
+
+
+def test_a_shared_link_to_a_page_opens_it_on_a_fresh_server(server, browser):
     """The first visitor of a just-started server follows a link to the Data page: it must
     open with the sidebar, not run the page file alone (Streamlit's old pages/ mode)."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    assert CHROMIUM, "REQUIRE_BROWSER is set but Debian's chromium is not installed"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1200})
-        page.goto(f"{server}/data?ds=wine")
-        expect(page.get_by_role("heading", name="Data: Wine")).to_be_visible(timeout=60_000)
-        sidebar = page.get_by_test_id("stSidebar")
-        expect(sidebar.get_by_text("Overfitting Lab")).to_be_visible()
-        expect(sidebar.get_by_role("link", name="Runs")).to_be_visible()
-        expect(sidebar.get_by_text("streamlit app")).to_have_count(0)
-        page.goto(f"{server}/runs")
-        expect(page.get_by_role("heading", name="Runs")).to_be_visible(timeout=30_000)
-        expect(page.get_by_test_id("stException")).to_have_count(0)
-        browser.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(f"{server}/data?ds=wine")
+    expect(page.get_by_role("heading", name="Data: Wine")).to_be_visible(timeout=60_000)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Overfitting Lab")).to_be_visible()
+    expect(sidebar.get_by_role("link", name="Runs")).to_be_visible()
+    expect(sidebar.get_by_text("streamlit app")).to_have_count(0)
+    page.goto(f"{server}/runs")
+    expect(page.get_by_role("heading", name="Runs")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stException")).to_have_count(0)

@@ -1,5 +1,6 @@
-"""The app's pages and the comparison they share: set up by the entry script, read by
-every page."""
+"""The app's pages, the comparison they share (set up by the entry script, read by every
+page), and the page style: compact at the top, so the lesson fits a projector's first
+screen, and larger in presentation mode."""
 
 from __future__ import annotations
 
@@ -7,14 +8,39 @@ import streamlit as st
 
 from core.comparison import Comparison
 
+# Streamlit leaves 6rem above a page; a classroom projector (1280x720) cannot spare it.
+STYLE = """
+<style>
+.block-container {padding-top: 3.2rem; padding-bottom: 2rem;}
+h1 {font-size: 1.9rem !important; padding-top: 0 !important; margin-bottom: 0 !important;}
+[data-testid="stCaptionContainer"], .stCaption {color: #333 !important;}
+</style>
+"""
+PRESENTATION = """
+<style>
+[data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"] p,
+[data-testid="stAlertContentInfo"] p {font-size: 1.25rem !important; line-height: 1.45;}
+h1 {font-size: 2.4rem !important;}
+</style>
+"""
+
 
 def pages() -> list:
     return [
         st.Page("pages/compare.py", title="Compare", icon=":material/monitoring:", default=True),
+        st.Page("pages/sweep.py", title="Sweep", icon=":material/tune:"),
         st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
         st.Page("pages/model.py", title="Model", icon=":material/schema:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/inventory_2:"),
     ]
+
+
+def style() -> None:
+    st.html(STYLE + (PRESENTATION if presentation() else ""))
+
+
+def presentation() -> bool:
+    return bool(st.session_state.get("present"))
 
 
 def comparison() -> Comparison:

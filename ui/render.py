@@ -1,5 +1,6 @@
-"""Drawing a comparison: charts, the summary table, downloads. Shared by the live and the
-cached views, so a finished comparison looks exactly like the one that grew.
+"""Drawing a comparison: the headline, small multiples, pictures of what each network
+computes, weights, the summary, downloads. Shared by the live and the cached views, so a
+finished comparison looks exactly like the one that grew.
 
 Nothing here needs pandas: chart data goes to the browser inline in the Vega-Lite spec,
 tables as Markdown. A cached comparison opened in a fresh process shows up faster.
@@ -9,7 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -17,52 +21,58 @@ from core import charts, report
 from core.cache import Run
 
 PANELS_PER_ROW = 4
+PICTURES_PER_ROW = 4
+HEADLINE = 360  # pixels: the two headline charts fill what a 720-pixel screen has left
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One run's records so far: finished (from the cache) or growing (from a worker)."""
+
+    label: str
+    seed: int
+    records: Sequence[dict]
 
 
 def figures(
-    entries: Sequence[tuple[str, int, Sequence[dict]]],
-    labels: Sequence[str],
-    epochs: int | None = None,
-) -> dict:
+    curves: Sequence[Curve], labels: Sequence[str], epochs: int | None = None,
+    scale: str = "linear", sweep: bool = False, presentation: bool = False,
+) -> dict:  # fmt: skip
     """Every chart of a comparison as Vega-Lite dicts, plus the records they draw (for the
     exports). Pure: a finished comparison's figures can be cached and shared. `epochs`
     fixes the epoch axis while runs are still training."""
-    rows = report.tidy(entries)
+    rows = report.tidy([(c.label, c.seed, c.records) for c in curves])
     penalty = charts.penalty(rows, labels, epochs=epochs)
     classification = any(r["metric"] == "accuracy" for r in rows)
+    as_spec = lambda chart: charts.spec(chart, presentation)  # noqa: E731
     return {
         "rows": rows,
         "labels": list(labels),
         "epochs": epochs,
-        "loss": charts.panels(rows, "loss", labels, epochs=epochs),
+        "scale": scale,
+        "sweep": sweep,
+        "overlay": as_spec(charts.overlay(rows, labels, scale, epochs, HEADLINE, sweep)),
+        "gap": as_spec(charts.gap(rows, labels, HEADLINE, epochs, sweep)),
+        "loss": charts.panels(rows, "loss", labels, epochs=epochs, scale=scale, sweep=sweep),
         "accuracy": (
-            charts.panels(rows, "accuracy", labels, epochs=epochs) if classification else None
+            charts.panels(rows, "accuracy", labels, epochs=epochs, sweep=sweep)
+            if classification
+            else None
         ),
-        "gap": charts.spec(charts.gap(rows, labels, epochs=epochs)),
-        "penalty": charts.spec(penalty) if penalty is not None else None,
+        "penalty": as_spec(penalty) if penalty is not None else None,
+        "norms": as_spec(charts.norms(norm_rows(curves), labels, epochs)),
     }
 
 
-def curves_section(figs: dict, key: str) -> None:
-    """Loss and accuracy small multiples, the gap chart and the penalty chart."""
-    if not figs["rows"]:
-        st.info("The first epoch is on its way…")
-        return
-    _small_multiples(figs, "loss", "Loss", f"{key}-loss")
-    st.caption(charts.TRAIN_NOTE)
-    if figs["accuracy"] is not None:
-        _small_multiples(figs, "accuracy", "Accuracy", f"{key}-acc")
-    left, right = st.columns(2)
-    with left:
-        _chart(figs["gap"], "Generalization gap", f"{key}-gap")
-        st.caption("Validation minus training data loss: overfitting is this gap growing.")
-    if figs["penalty"] is not None:
-        with right:
-            _chart(figs["penalty"], "L2 penalty", f"{key}-penalty")
-            st.caption(
-                "Keras adds this to the loss it minimises (and reports); the curves "
-                "above leave it out so variants compare on the same data loss."
-            )
+def norm_rows(curves: Sequence[Curve]) -> list[dict]:
+    """Total kernel norm per variant and epoch, mean over seeds."""
+    sums: dict[tuple, list[float]] = {}
+    for c in curves:
+        for r in c.records:
+            if r.get("norms"):
+                total = math.sqrt(sum(n * n for n in r["norms"]))
+                sums.setdefault((c.label, r["epoch"]), []).append(total)
+    return [{"variant": v, "epoch": e, "norm": sum(x) / len(x)} for (v, e), x in sums.items()]
 
 
 # What describes a view (and moves into the nested layer) as opposed to the whole figure.
@@ -80,48 +90,75 @@ def draw(spec: dict, key: str | None = None, where=st) -> None:
     where.vega_lite_chart(spec, key=key)
 
 
-def _small_multiples(figs: dict, metric: str, title: str, key: str) -> None:
+def headline(figs: dict, about: dict, key: str) -> None:
+    """Above the fold: validation (and dashed training) loss of every variant on one axis,
+    beside the generalization gap."""
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        draw(figs["overlay"], key=f"{key}-overlay")
+        downloads(lambda: charts.titled(figs["overlay"], *_titles(about, "loss")),
+                  about, "loss-overlay", f"{key}-overlay")  # fmt: skip
+    with right:
+        draw(figs["gap"], key=f"{key}-gap")
+        downloads(lambda: charts.titled(figs["gap"], *_titles(about, "generalization gap")),
+                  about, "gap", f"{key}-gap")  # fmt: skip
+
+
+def small_multiples(figs: dict, about: dict, key: str) -> None:
     """A panel per variant in columns (Streamlit cannot size one faceted chart); the
-    download is the same figure in one piece."""
-    st.subheader(title)
-    st.markdown(f"`{charts.LINES}`")
-    panels = figs[metric]
-    per_row = min(PANELS_PER_ROW, len(panels))
+    download is the same panels in one titled figure."""
+    for metric, title in (("loss", "Loss per variant"), ("accuracy", "Accuracy per variant")):
+        panels = figs[metric]
+        if panels is None:
+            continue
+        st.subheader(title)
+        st.markdown(f"`{charts.LINES}`")
+        grid(panels, PANELS_PER_ROW, f"{key}-{metric}")
+        columns = min(PANELS_PER_ROW, len(panels))
+        downloads(lambda p=panels, m=metric, c=columns: charts.grid(
+            p, c, charts.ROW_WIDTH // c - 70, *_titles(about, m)), about, metric,
+            f"{key}-{metric}")  # fmt: skip
+    st.caption(charts.TRAIN_NOTE)
+
+
+def pictures(panels: Sequence[dict], about: dict, what: str, key: str) -> None:
+    """Boundary or fitted-curve pictures, one per variant, and their download."""
+    grid(panels, PICTURES_PER_ROW, key)
+    columns = min(PICTURES_PER_ROW, len(panels))
+    downloads(lambda: charts.grid(panels, columns, charts.PICTURE, *_titles(about, what)),
+              about, what.replace(" ", "-"), key)  # fmt: skip
+
+
+def grid(panels: Sequence[dict], per_row: int, key: str) -> None:
+    per_row = min(per_row, len(panels))
     for start in range(0, len(panels), per_row):
-        row = panels[start : start + per_row]
-        for i, (column, panel) in enumerate(zip(st.columns(per_row), row, strict=False)):
+        for i, (column, panel) in enumerate(
+            zip(st.columns(per_row), panels[start : start + per_row], strict=False)
+        ):
             draw(panel, key=f"{key}-{start + i}", where=column)
-    _downloads(
-        lambda: charts.spec(
-            charts.curves(figs["rows"], metric, figs["labels"], per_row, epochs=figs["epochs"])
-        ),
-        title,
-        key,
-    )
 
 
-def _chart(spec: dict, title: str, key: str) -> None:
-    st.subheader(title)
-    draw(spec, key=key)
-    _downloads(lambda: spec, title, key)
+def _titles(about: dict, what: str) -> tuple[str, str]:
+    return f"{about['title']}: {what}", about["subtitle"]
 
 
-def _downloads(figure, title: str, key: str) -> None:
-    """PNG and SVG of the Vega-Lite dict `figure()`, built and rendered only when clicked."""
+def downloads(figure, about: dict, what: str, key: str) -> None:
+    """PNG and SVG of the Vega-Lite dict `figure()`, built and rendered only when clicked,
+    named for what they show."""
     row = st.container(horizontal=True)
-    name = title.lower().replace(" ", "-")
     for kind, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
         row.download_button(
             kind.upper(),
-            data=lambda kind=kind: _export(figure(), kind),
-            file_name=f"{name}.{kind}",
+            data=lambda kind=kind: export(figure(), kind),
+            file_name=f"{about['file']}-{what}.{kind}",
             mime=mime,
             key=f"{key}-{kind}",
             on_click="ignore",
+            type="tertiary",
         )
 
 
-def _export(spec: dict, kind: str):
+def export(spec: dict, kind: str):
     import json
 
     import vl_convert
@@ -132,23 +169,41 @@ def _export(spec: dict, kind: str):
     return vl_convert.vegalite_to_svg(text)
 
 
-def summary_section(entries: Sequence[tuple[str, Run, bool]]) -> None:
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "comparison"
+
+
+def summary_section(entries: Sequence[tuple[str, Run, bool]], classes: int) -> None:
     st.subheader("Summary")
     st.markdown(report.markdown_table(report.summary_table(entries)))
-    st.caption(
-        "Best of each column in bold. Gap: final validation minus final training data "
-        "loss. Test scores are the final model on the held-out test split, never used "
-        "for choosing anything."
+    caption = (
+        "Best of each column in bold. Gap: final validation minus final training data loss. "
+        "Test scores are the final weights on the held-out test split, never used for "
+        "choosing anything."
     )
+    if any(run.spec.patience for _, run, _ in entries):
+        caption += (
+            " Stopped at: where Keras's EarlyStopping(patience, restore_best_weights=True) "
+            "would have stopped; restored test: the weights it would have kept."
+        )
+    st.caption(caption)
+    seen = set()
+    for label, run, _ in entries:
+        note = report.surprise(label, run, classes)
+        if note and label not in seen:
+            seen.add(label)
+            st.warning(note, icon=":material/help:")
 
 
 def histories_csv(entries: Sequence[tuple[str, Run]]) -> bytes:
-    """Every epoch record of the given runs, one row each, with what identifies the run."""
+    """Every epoch record of the given runs, one row each, with what identifies the run.
+    Probe snapshots and norms stay in the JSON export: they are not columns."""
     rows = [
-        {"variant": label, "key": run.key, **run.spec.to_dict(), **record}
+        {"variant": label, "key": run.key, **run.spec.to_dict(),
+         **{k: v for k, v in record.items() if k not in ("probe", "norms")}}
         for label, run in entries
         for record in run.history
-    ]
+    ]  # fmt: skip
     buffer = io.StringIO()
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
