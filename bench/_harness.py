@@ -56,6 +56,19 @@ def header(title: str) -> None:
     print(f"# gpu: {', '.join(gpu_names()) or 'none'}")
 
 
+# Headless Debian Chromium on a machine with no network: without the background-networking
+# flags it keeps trying to reach Google's services.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def chromium() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
 def free_port() -> int:
     import socket
 

@@ -7,7 +7,8 @@ fraction of this machine's dense float32 matmul peak, both measured in this run.
   app runs), steady-state epochs after the first (tracing) call, in a fresh process.
   FLOPs are counted from the layers: 2 x multiply-adds of every Dense and Conv2D forward,
   x3 for a training step (forward, input gradient, weight gradient), plus the inference-
-  mode passes over the training subset and the validation set that every epoch records.
+  mode passes over the training subset, the validation and the test set that every epoch
+  records.
   Elementwise layers (BatchNorm, activations, pooling) are not counted, so the figure is a
   lower bound.
 
@@ -101,8 +102,9 @@ def side_preset(name: str, variants: int) -> dict:
     from core import datasets
     from core.datasets.base import Data, DatasetInfo
     from core.models import build_model
+    from core.runtime import tf_runtime
     from core.spec import ExperimentSpec, make_variant
-    from core.training import EVAL_TRAIN_MAX, _FusedLoop, tf_runtime
+    from core.training import EVAL_TRAIN_MAX, _FusedLoop
 
     tf = tf_runtime()
     source, overrides = PRESETS[name]
@@ -126,15 +128,16 @@ def side_preset(name: str, variants: int) -> dict:
         data = datasets.load(source)
     base = ExperimentSpec(dataset=source, epochs=100, **overrides)
     specs = [base, make_variant(base, "dropout")][:variants]
-    subset = data.with_train_size(base.train_size)
-    loop = _FusedLoop(tf, specs, subset)
+    subset = data.training(base.train_size)
+    loop = _FusedLoop(tf, specs, data, None)
     loop.run(0, 1)  # traces and compiles: not part of the steady state
     epochs = 3
     start = time.perf_counter()
     loop.run(1, epochs)
     seconds = (time.perf_counter() - start) / epochs
     n_train = len(subset.y_train)
-    measured = min(n_train, EVAL_TRAIN_MAX) + len(subset.y_val)
+    # Every epoch re-measures the training subset, validation and test in inference mode.
+    measured = min(n_train, EVAL_TRAIN_MAX) + len(subset.y_val) + len(subset.y_test)
     flops = sum(forward_flops(build_model(s, data.info)) for s in specs)
     per_epoch = flops * (3 * n_train + measured)
     return {

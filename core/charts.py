@@ -126,7 +126,8 @@ def overlay(
     epochs: int | None = None,
     height: int = 300,
     sweep: bool = False,
-) -> alt.LayerChart:
+    presentation: bool = False,
+) -> dict:
     """The headline: every variant's validation loss (solid) and training loss (dashed) on
     one shared axis, each variant's best validation epoch marked."""
     summary = seed_summary([r for r in rows if r["metric"] == "loss"])
@@ -135,7 +136,7 @@ def overlay(
     title = "loss" + (" (log scale)" if scale == "log" else "")
     colour = alt.Color("variant:N", scale=color_scale(labels, sweep=sweep),
                        legend=alt.Legend(title=None, orient="right", labelLimit=180))  # fmt: skip
-    base = alt.Chart(alt.Data(values=summary)).encode(x=epoch_axis(rows, epochs))
+    base = alt.Chart(alt.NamedData("curves")).encode(x=epoch_axis(rows, epochs))
     lines = base.mark_line(clip=True).encode(
         y=alt.Y("value:Q", title=title, scale=y),
         color=colour,
@@ -143,7 +144,7 @@ def overlay(
         tooltip=_tooltip("loss"),
     )  # fmt: skip
     marks = (
-        alt.Chart(alt.Data(values=best))
+        alt.Chart(alt.NamedData("best"))
         .mark_point(size=170, filled=True, clip=True, stroke="white", strokeWidth=1.5,
                     opacity=1)  # fmt: skip
         .encode(x="epoch:Q", y=alt.Y("value:Q", scale=y), color=alt.Color(
@@ -152,7 +153,8 @@ def overlay(
                      alt.Tooltip("value:Q", format=".4f", title="lowest val loss")])
     )  # fmt: skip
     head = alt.Title("Loss: validation ━━  training ╍╍  ● best", anchor="start", fontSize=18)
-    return alt.layer(lines, marks).properties(height=height, width="container", title=head)
+    chart = alt.layer(lines, marks).properties(height=height, width="container", title=head)
+    return filled(chart, presentation, curves=summary, best=best)
 
 
 def _split_style(widths: tuple[float, float]) -> dict:
@@ -191,47 +193,48 @@ def gap_rows(rows: Rows) -> Rows:
 
 def gap(
     rows: Rows, labels: Sequence[str], height: int = 300, epochs: int | None = None,
-    sweep: bool = False,
-) -> alt.LayerChart:  # fmt: skip
+    sweep: bool = False, presentation: bool = False,
+) -> dict:  # fmt: skip
     """Generalization gap, validation minus training data loss, all variants overlaid; its
     colours are the loss chart's, so it needs no legend of its own."""
-    lines = _overlay(gap_rows(rows), "gap", "val − train loss", "gap", ".4f",
-                     color_scale(labels, sweep=sweep), legend=False)  # fmt: skip
+    lines = _overlay("gap", "val − train loss", ".4f", color_scale(labels, sweep=sweep),
+                     legend=False)  # fmt: skip
     zero = alt.Chart(alt.Data(values=[{"gap": 0.0}])).mark_rule(color="#888").encode(y="gap:Q")
     head = alt.Title("Generalization gap", anchor="start", fontSize=18)
-    return (zero + lines.encode(x=epoch_axis(rows, epochs))).properties(
+    chart = (zero + lines.encode(x=epoch_axis(rows, epochs))).properties(
         height=height, width="container", title=head
     )
+    return filled(chart, presentation, gap=gap_rows(rows))
 
 
 def penalty(
-    rows: Rows, labels: Sequence[str], height: int = 300, epochs: int | None = None
-) -> alt.Chart | None:
+    rows: Rows, labels: Sequence[str], height: int = 300, epochs: int | None = None,
+    presentation: bool = False,
+) -> dict | None:  # fmt: skip
     """The L1/L2 penalty of the variants that have one, on its own axis."""
     summary = seed_summary([r for r in rows if r["metric"] == "penalty"])
     present = {r["variant"] for r in summary if r["value"] > 0}
-    data = [r for r in summary if r["variant"] in present]
+    data = [r | {"penalty": r["value"]} for r in summary if r["variant"] in present]
     if not data:
         return None
     colours = color_scale(labels, [label for label in labels if label in present])
-    chart = _overlay(data, "value", "penalty", "penalty", ".5f", colours)
-    return chart.encode(x=epoch_axis(rows, epochs)).properties(height=height, width="container")
+    chart = _overlay("penalty", "penalty", ".5f", colours).encode(x=epoch_axis(rows, epochs))
+    return filled(chart.properties(height=height, width="container"), presentation,
+                  penalty=data)  # fmt: skip
 
 
-def _overlay(
-    data: Rows, field: str, title: str, name: str, number: str, colours: alt.Scale,
-    legend: bool = True,
-) -> alt.Chart:  # fmt: skip
-    """One line per variant on a shared axis, in the variant's colour."""
+def _overlay(field: str, title: str, number: str, colours: alt.Scale, legend: bool = True):
+    """One line per variant on a shared axis, in the variant's colour, drawing the named
+    dataset `field` (rows with variant, epoch and field)."""
     return (
-        alt.Chart(alt.Data(values=data))
+        alt.Chart(alt.NamedData(field))
         .mark_line(strokeWidth=3)
         .encode(
             y=alt.Y(f"{field}:Q", title=title),
             color=alt.Color("variant:N", scale=colours,
                             legend=alt.Legend(title=None, orient="right") if legend else None),
             tooltip=[alt.Tooltip("variant:N"), alt.Tooltip("epoch:Q"),
-                     alt.Tooltip(f"{field}:Q", format=number, title=name)],
+                     alt.Tooltip(f"{field}:Q", format=number, title=field)],
         )
     )  # fmt: skip
 
@@ -339,7 +342,7 @@ CLASS_COLORS = ("#2166ac", "#b2182b", "#1b7837", "#762a83", "#e08214", "#4d4d4d"
 # The points in darker tones of their class, ringed in white: visible on their own region,
 # and a point on the other class's region (a training mistake) stands out.
 POINT_COLORS = ("#08306b", "#67000d", "#00441b", "#3f007d", "#7f2704", "#000000")
-PICTURE = 220  # pixels high; as wide as the page's column
+PICTURE = 270  # pixels high, title included: about square in a column four to a row
 
 
 def probability_image(probe: dict, snapshot: dict, classes: int) -> str:
@@ -377,7 +380,8 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
 
 
 def _picture_title(label: str, epoch: int, color: str) -> dict:
-    return {"text": label, "subtitle": f"epoch {epoch}", "fontSize": 18,
+    when = f"epoch {epoch}" if epoch else "before training"
+    return {"text": label, "subtitle": when, "fontSize": 18,
             "subtitleFontSize": 15, "color": color, "anchor": "start"}  # fmt: skip
 
 
@@ -453,14 +457,17 @@ def fitted(
     return out  # fmt: skip
 
 
-def sweep_chart(points: Rows, knob_title: str, order: Sequence[str], height: int = 320):
+def sweep_chart(
+    points: Rows, knob_title: str, order: Sequence[str], height: int = 320,
+    presentation: bool = False,
+) -> dict:  # fmt: skip
     """The validation curve (or learning curve): final and best loss against the values of
     one knob, mean over seeds with the lowest and highest seed as error bars."""
     measures = ["training (final)", "validation (final)", "validation (best)", "test (final)"]
     palette = alt.Scale(domain=measures, range=["#666666", "#0072b2", "#56b4e9", "#d55e00"])
     dash = alt.Scale(domain=measures, range=[[6, 4], [1, 0], [2, 2], [1, 0]])
     x = alt.X("label:N", sort=list(order), title=knob_title, axis=alt.Axis(labelAngle=0))
-    base = alt.Chart(alt.Data(values=points)).encode(
+    base = alt.Chart(alt.NamedData("points")).encode(
         x=x,
         color=alt.Color("measure:N", scale=palette, legend=alt.Legend(title=None, orient="bottom")),
     )
@@ -475,15 +482,21 @@ def sweep_chart(points: Rows, knob_title: str, order: Sequence[str], height: int
         ],
     )
     bars = base.mark_errorbar(thickness=2).encode(y="low:Q", y2="high:Q")
-    return alt.layer(lines, bars).properties(height=height, width="container")  # fmt: skip
+    chart = alt.layer(lines, bars).properties(height=height, width="container")
+    return filled(chart, presentation, points=points)  # fmt: skip
 
 
-def norms(rows: Rows, labels: Sequence[str], epochs: int | None = None, height: int = 300):
+def norms(
+    rows: Rows, labels: Sequence[str], epochs: int | None = None, height: int = 300,
+    presentation: bool = False,
+) -> dict:  # fmt: skip
     """Every variant's total kernel norm per epoch: how big the weights grow."""
-    return (
-        _overlay(rows, "norm", "weight norm (all kernels)", "norm", ".3f", color_scale(labels))
-        .encode(x=epoch_axis(rows, epochs)).properties(height=height, width="container")
-    )  # fmt: skip
+    chart = (
+        _overlay("norm", "weight norm (all kernels)", ".3f", color_scale(labels))
+        .encode(x=epoch_axis(rows, epochs))
+        .properties(height=height, width="container")
+    )
+    return filled(chart, presentation, norm=rows)  # fmt: skip
 
 
 def histograms(runs: Sequence[tuple[str, dict]], labels: Sequence[str], height: int = 220):
@@ -540,6 +553,27 @@ CONFIG = {
 }  # fmt: skip
 PRESENTATION = {"axis": {"labelFontSize": 20, "titleFontSize": 21},
                 "legend": {"labelFontSize": 20}, "title": {"fontSize": 22}}  # fmt: skip
+
+
+def filled(chart, presentation: bool = False, **datasets: Rows) -> dict:
+    """The Vega-Lite dict of a chart built on named datasets, with their rows put in place
+    afterwards: Altair neither validates nor walks thousands of points, which was most of
+    the time a live page took to draw (tests validate the dicts against the schema)."""
+
+    def fill(node) -> None:
+        if isinstance(node, dict):
+            data = node.get("data")
+            if isinstance(data, dict) and data.get("name") in datasets:
+                node["data"] = {"values": datasets[data["name"]]}
+            for value in node.values():
+                fill(value)
+        elif isinstance(node, list):
+            for value in node:
+                fill(value)
+
+    out = spec(chart, presentation)
+    fill(out)
+    return out
 
 
 def spec(chart, presentation: bool = False) -> dict:

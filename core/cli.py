@@ -374,7 +374,7 @@ class _Bar:
         if self.quiet or watch is None or now - self.last < (0.5 if self.tty else 5):
             return
         self.last = now
-        done = sum(len(rows) for rows in watch.records.values())
+        done = sum(rows[-1]["epoch"] for rows in watch.records.values() if rows)
         share = min(1.0, done / self.total)
         filled = round(30 * share)
         text = (f"[{'#' * filled}{'.' * (30 - filled)}] {share:4.0%}  {watch.running} running, "

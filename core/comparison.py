@@ -238,8 +238,7 @@ class Comparison:
 def _parse(name: str, raw: str, so_far: dict) -> tuple[Any, str | None]:
     if name == "dataset":
         datasets.check_allowed(raw)
-        problem = datasets.resolve(raw)  # resolvable, or DatasetError
-        del problem
+        datasets.resolve(raw)  # resolvable, or DatasetError
         return raw, None
     if name == "preset":
         if raw not in lessons.LESSONS:

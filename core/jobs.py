@@ -39,6 +39,7 @@ WORKERS_ENV = "OVERFITTING_LAB_WORKERS"
 TRAININGS_TOPIC = "trainings"  # one event per run actually trained, for operators and tests
 META = "overfitting-lab"  # this project's corner of the scheduler's metadata store
 PUBLISH_SECONDS = 0.3
+BOARD_POINTS = 150
 CANCEL_CHECK_SECONDS = 0.5
 KEEP_CANCELLED = 64  # partial curves of cancelled runs kept for the pages, newest
 SUMMARY_WIDTH = 100
@@ -48,13 +49,18 @@ SUMMARY_WIDTH = 100
 
 
 def board(records: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    """What a task publishes: every record so far, but only the latest probe snapshot of
-    each run (the live view draws the latest; the cache keeps them all)."""
+    """What a task publishes for the live view: at most about BOARD_POINTS records per run
+    (every k-th epoch and the last: a curve on a screen needs no more) and only the latest
+    probe snapshot. The cache keeps every epoch and every snapshot."""
     out = {}
     for key, rows in records.items():
+        step = -(-len(rows) // BOARD_POINTS)  # ceiling division
         last = max((i for i, r in enumerate(rows) if "probe" in r), default=None)
-        out[key] = [r if i == last or "probe" not in r else _without_probe(r)
-                    for i, r in enumerate(rows)]  # fmt: skip
+        out[key] = [
+            r if i == last or "probe" not in r else _without_probe(r)
+            for i, r in enumerate(rows)
+            if i % step == 0 or i in (len(rows) - 1, last)
+        ]
     return out
 
 
@@ -89,9 +95,16 @@ def train_task(spec_dicts: list[dict], cache: str, task: str) -> list[str]:
             last["publish"] = now
             client.set_metadata([META, "progress", task], board(records))
 
+    untrained: dict[str, dict] = {}
+
+    def start(key: str, snapshot: dict) -> None:
+        untrained[key] = snapshot  # the first picture, long before the first epoch
+        client.set_metadata([META, "untrained", task], untrained)
+
     started = time.time()
     store = RunStore(cache)
-    results = execute(specs, store, on_progress=progress, should_stop=should_stop)
+    results = execute(specs, store, on_progress=progress, should_stop=should_stop,
+                      on_start=start)  # fmt: skip
     client.set_metadata([META, "progress", task], board(records))
     ended = time.time()
     for result in results:
@@ -189,6 +202,7 @@ class Watch:
     """What a page shows about some run keys that are training right now."""
 
     records: dict[str, list[dict]]  # run key -> epoch records so far
+    untrained: dict[str, dict]  # run key -> probe snapshot of the untrained network
     running: int  # runs of these keys training now
     queued: int  # runs of these keys waiting for a worker
     ahead: int  # runs of other requests in the queue before them
@@ -292,8 +306,9 @@ class JobEngine:
             self._by_key[key] = task
 
     def _forget_finished(self) -> None:
-        """Drop finished tasks, and their entries on the scheduler: a long-lived server
-        must not keep every old progress board."""
+        """Drop finished tasks, and empty their entries on the scheduler: a long-lived
+        server must not keep every old progress board (Dask has no way to delete a key;
+        what stays is the task's name, a few bytes)."""
         for task in [t for t in self._tasks.values() if t.future.done()]:
             del self._tasks[task.id]
             if task.future.status == "error":
@@ -305,7 +320,7 @@ class JobEngine:
                 if self._by_key.get(key) == task.id:
                     del self._by_key[key]
             with contextlib.suppress(Exception):  # the scheduler may be gone
-                for corner in ("progress", "started", "cancel"):
+                for corner in ("progress", "started", "cancel", "untrained"):
                     self.client.set_metadata([META, corner, task.id], None)
 
     # --- watching -------------------------------------------------------------------------
@@ -331,24 +346,26 @@ class JobEngine:
         if not tasks:
             return None
         wanted = set(keys)
-        progress = self._metadata("progress")
-        started = self._metadata("started")
         records: dict[str, list[dict]] = {}
+        untrained: dict[str, dict] = {}
         running = queued = 0
         seconds = 0.0
         with self._lock:
             chosen = [self._tasks[t] for t in tasks if t in self._tasks]
         for task in chosen:
-            board = progress.get(task.id) or {}
+            board = self._metadata("progress", task.id) or {}
             mine = [k for k in task.keys if k in wanted]
             records |= {k: board[k] for k in mine if board.get(k)}
-            if task.id in started:
+            if not board:  # nothing trained yet: perhaps a picture of the untrained networks
+                first = self._metadata("untrained", task.id) or {}
+                untrained |= {k: first[k] for k in mine if k in first}
+            if self._metadata("started", task.id):
                 running += len(mine)
                 seconds += _seconds_left(task, board)
             else:
                 queued += len(mine)
-        return Watch(records, running, queued, self._ahead(chosen), seconds if running else None,
-                     tuple(tasks))  # fmt: skip
+        return Watch(records, untrained, running, queued, self._ahead(chosen),
+                     seconds if running else None, tuple(tasks))  # fmt: skip
 
     def _ahead(self, tasks: list[Task]) -> int:
         """Runs of other requests submitted earlier and not yet finished: the queue in
@@ -364,12 +381,13 @@ class JobEngine:
                 if t.id not in ids and t.submitted < first and not t.future.done()
             )
 
-    def _metadata(self, corner: str) -> dict:
+    def _metadata(self, corner: str, task: str):
+        """One task's entry in a corner of the scheduler's metadata (None if it has none):
+        a page asks only for the tasks it watches, never for everyone's boards."""
         try:
-            found = self.client.get_metadata([META, corner], {})
+            return self.client.get_metadata([META, corner, task], None)
         except Exception:  # the scheduler is gone: nothing to show, the page says so
-            return {}
-        return {k: v for k, v in (found or {}).items() if v is not None}
+            return None
 
     def status(self, tasks: Sequence[str]) -> str:
         """finished | error | cancelled | pending, over some tasks (forgotten = finished)."""
@@ -400,10 +418,9 @@ class JobEngine:
         """Stop the tasks training these keys, keeping what they had drawn so far."""
         with self._lock:
             tasks = self.inflight(keys)
-            progress = self._metadata("progress")
             for task_id in tasks:
                 task = self._tasks[task_id]
-                for key, records in (progress.get(task_id) or {}).items():
+                for key, records in (self._metadata("progress", task_id) or {}).items():
                     self._cancelled[key] = records
                     self._cancelled.move_to_end(key)
                 for key in task.keys:
@@ -464,7 +481,7 @@ def _seconds_left(task: Task, board: dict[str, list[dict]]) -> float:
         (sum(r["seconds"] for r in rows[-5:]) / len(rows[-5:]) for rows in board.values() if rows),
         default=0.0,
     )
-    done = {k: len(rows) for k, rows in board.items()}
+    done = {k: rows[-1]["epoch"] for k, rows in board.items() if rows}
     # Runs of one fused group share their epochs: the longest one decides.
     return pace * max(task.epochs[k] - done.get(k, 0) for k in task.keys)
 

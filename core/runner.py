@@ -22,6 +22,7 @@ from core.cache import CacheError, Run, RunStore
 from core.spec import ExperimentSpec
 
 OnProgress = Callable[[str, dict[str, Any]], None]  # (run key, epoch record)
+OnStart = Callable[[str, dict[str, Any]], None]  # (run key, untrained probe snapshot)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def execute(
     store: RunStore | None = None,
     on_progress: OnProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_start: OnStart | None = None,
 ) -> list[Result]:
     """A Result per spec, in order: from the cache where possible, trained otherwise."""
     store = store or RunStore()
@@ -79,7 +81,7 @@ def execute(
                     done[key] = Result(run, cached=True)
                 else:
                     mine[key] = todo[key]
-            for key, run in _train(mine, store, on_progress, should_stop).items():
+            for key, run in _train(mine, store, on_progress, should_stop, on_start).items():
                 done[key] = Result(run, cached=False)
         for key in held:
             todo.pop(key)
@@ -99,6 +101,7 @@ def _train(
     store: RunStore,
     on_progress: OnProgress | None,
     should_stop: Callable[[], bool] | None,
+    on_start: OnStart | None = None,
 ) -> dict[str, Run]:
     if not specs:
         return {}
@@ -121,7 +124,12 @@ def _train(
             store.save(run)  # each run is stored the moment it finishes
             finished[keys[i]] = run
 
-        train([s for _, s in items], data, on_epoch=progress, should_stop=should_stop, on_run=keep)
+        def start(i: int, snapshot: dict, keys=keys) -> None:
+            if on_start:
+                on_start(keys[i], snapshot)
+
+        train([s for _, s in items], data, on_epoch=progress, should_stop=should_stop,
+              on_run=keep, on_start=start)  # fmt: skip
     return finished
 
 

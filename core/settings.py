@@ -337,19 +337,3 @@ def validate_spec(spec: ExperimentSpec) -> None:
     for name in SPEC_FIELDS:
         if name in SETTINGS:
             SETTINGS[name].check(getattr(spec, name))
-
-
-def by_url(key: str) -> Setting | None:
-    return next((s for s in _TABLE if s.url == key), None)
-
-
-def default(name: str, dataset: str) -> Any:
-    """The value a knob takes on a dataset unless the user says otherwise."""
-    from core import datasets
-
-    if name in SETTINGS and SETTINGS[name].strength is not None:
-        return SETTINGS[name].strength
-    defaults = datasets.defaults(dataset)
-    if name in defaults:
-        return defaults[name]
-    return {f.name: f.default for f in fields(ExperimentSpec)}.get(name, SETTINGS[name].low)

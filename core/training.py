@@ -58,6 +58,7 @@ COLUMNS = 9  # per branch and epoch: fit, train, val, test (loss and accuracy), 
 
 OnEpoch = Callable[[int, dict[str, Any]], None]
 OnRun = Callable[[int, Run], None]
+OnStart = Callable[[int, dict[str, Any]], None]  # (spec index, the untrained probe snapshot)
 
 
 class Cancelled(RuntimeError):
@@ -75,9 +76,12 @@ def train(
     on_epoch: OnEpoch | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_run: OnRun | None = None,
+    on_start: OnStart | None = None,
 ) -> list[Run]:
     """Train every spec on `data`, fusing those that can share a graph. Callbacks get the
-    index of the spec in `specs`: on_epoch after each epoch, on_run when a run is done."""
+    index of the spec in `specs`: on_start with the untrained networks' probe predictions
+    (2-D and 1-D data: the first picture, before the graph is traced), on_epoch after each
+    epoch, on_run when a run is done."""
     groups: dict[tuple, list[int]] = {}
     for i, spec in enumerate(specs):
         groups.setdefault(spec.fusion_group(), []).append(i)
@@ -88,7 +92,11 @@ def train(
             if on_epoch:
                 on_epoch(indices[k], record)
 
-        runs = train_fused([specs[i] for i in indices], data, report, should_stop)
+        def start(k: int, snapshot: dict, indices=indices) -> None:
+            if on_start:
+                on_start(indices[k], snapshot)
+
+        runs = train_fused([specs[i] for i in indices], data, report, should_stop, start)
         for i, run in zip(indices, runs, strict=True):
             results[i] = run
             if on_run:
@@ -101,12 +109,13 @@ def train_fused(
     data: Data,
     on_epoch: OnEpoch | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_start: OnStart | None = None,
 ) -> list[Run]:
     """One compiled loop for specs that agree on spec.fusion_group()."""
     if len({s.fusion_group() for s in specs}) != 1:
         raise ValueError("fused specs must share the dataset, its parameters and batch size")
     with _one_at_a_time:
-        return _train_fused(specs, data, on_epoch, should_stop)
+        return _train_fused(specs, data, on_epoch, should_stop, on_start)
 
 
 @dataclass
@@ -129,13 +138,17 @@ class _Plan:
         return cls(branches, of_spec, epochs, report, snapshots)
 
 
-def _train_fused(specs, data, on_epoch, should_stop) -> list[Run]:
+def _train_fused(specs, data, on_epoch, should_stop, on_start=None) -> list[Run]:
     tf = tf_runtime()
     started = time.perf_counter()
     probe = probes.axes(data)
     plan = _Plan.of(specs, probe is not None)
     loop = _FusedLoop(tf, plan.branches, data, probe)
     try:
+        if probe and on_start:
+            untrained = loop.probe()
+            for i, b in enumerate(plan.of_spec):
+                on_start(i, probes.values(untrained[b], data.info.task) | {"epoch": 0})
         rows, extras, first_call = _run_epochs(loop, plan, specs, data.info.task, on_epoch,
                                                should_stop)  # fmt: skip
         params = [int(m.count_params()) for m in loop.models]

@@ -48,3 +48,17 @@ def apptest_navigation(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+def install_project(target: Path) -> Path:
+    """`pip install .` of this project into a folder of its own (no dependencies: they are
+    in this environment already): the engine as a scheduler or a worker would import it."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(ROOT)],
+        capture_output=True, text=True, timeout=300, cwd=target.parent,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return target

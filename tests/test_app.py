@@ -215,7 +215,7 @@ def test_decision_boundaries_grow_and_a_cached_comparison_scrubs_them(app):
     button(at, "run").click().run()
     until(at, lambda a: not busy(a))
     assert "What each network computes" in texts(at)
-    assert any("Colour: the predicted probability" in c.value for c in at.caption)
+    assert any("Background: the probability" in c.value for c in at.caption)
     boundaries = [c for c in charts(at) if '"type": "image"' in str(c.proto.spec)]
     assert len(boundaries) == 2  # baseline and l2: a probability picture each
     scrub = at.select_slider(key="final-at")
@@ -252,6 +252,14 @@ def test_weights_and_penalties(app):
     assert any("weight norm (all kernels)" in s for s in specs)
     assert sum("share of weights" in s for s in specs) == 3  # a histogram per variant
     assert any('"penalty"' in s for s in specs)
+
+
+def test_early_stopping_shows_where_it_would_stop_and_the_restored_test_score(app):
+    at = train_until_done(app({**TINY, "ep": "30", "pat": "3"}))
+    header = next(m.value for m in at.markdown if m.value.startswith("| variant"))
+    assert "stopped at" in header and "restored test loss" in header
+    assert any("EarlyStopping(patience, restore_best_weights=True)" in c.value
+               for c in at.caption)  # fmt: skip
 
 
 def test_csv_upload_switches_to_the_users_data(app):
@@ -315,6 +323,29 @@ def test_runs_page_lists_exports_and_deletes_exactly_what_was_picked(app):
     at.text_input(key="runs_filter").set_value("l2").run()  # one row shown...
     assert len(at.dataframe[0].value) == 1
     assert any("Export shown (1)" in b.label for b in at.get("download_button"))
+
+
+def test_deleting_removes_exactly_the_confirmed_runs_and_names_them(app):
+    train_until_done(app({**TINY, "v": "baseline,dropout,l2"}))
+    at = app(page="pages/runs.py")
+    table = at.dataframe[0].value
+    doomed = table[table["variant"] == "dropout 0.5 (tiny)"]["key"].tolist()
+    at.session_state["runs_confirm"] = doomed  # what ticking its row and Delete leave
+    at.run()
+    assert any("dropout 0.5 (tiny)" in w.value and doomed[0] in w.value for w in at.warning)
+    button(at, "runs_yes").click().run()
+    assert not at.exception
+    left = at.dataframe[0].value
+    assert sorted(left["variant"]) == ["baseline (tiny)", "l2 0.001 (tiny)"]
+    assert at.session_state["runs_generation"] == 1  # a fresh table: nothing ticked
+
+
+def test_a_stale_selection_beyond_a_shorter_table_is_no_row():
+    from ui.runs_view import selected_keys
+
+    shown = [{"key": "a"}, {"key": "b"}]
+    assert selected_keys([1, 2, 5], shown) == ["b"]
+    assert selected_keys([], shown) == []
 
 
 def test_a_missing_download_explains_itself(app):

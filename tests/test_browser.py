@@ -6,26 +6,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 
 import pytest
 
-from bench._harness import serve_app
+from bench._harness import CHROMIUM_ARGS, chromium, serve_app
 from tests.conftest import ROOT
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = chromium()
 ARTIFACTS = ROOT / "test-artifacts"
 PROJECTOR = {"width": 1280, "height": 720}
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.browser
 if not CHROMIUM and not os.environ.get("REQUIRE_BROWSER"):
@@ -108,11 +97,13 @@ def test_the_default_lesson_is_the_first_thing_on_the_screen(server, browser):
         .to_be_visible(timeout=60_000)  # fmt: skip
     page.get_by_role("button", name=re.compile(r"Run \(7 to train\)")).click()
     expect(page.get_by_role("button", name="All cached")).to_be_visible(timeout=300_000)
-    expect(page.get_by_text("What each network computes")).to_be_attached()
     settle(page)
+    expect(page.get_by_text("What each network computes")).to_have_count(1)
     page.screenshot(path=str(ARTIFACTS / "moons-1280x720.png"))
     assert headline_top(page) < PROJECTOR["height"] / 2
-    page.get_by_text("What each network computes").scroll_into_view_if_needed()
+    page.get_by_text("What each network computes").evaluate(
+        "e => e.scrollIntoView({block: 'start'})"
+    )
     settle(page)
     page.screenshot(path=str(ARTIFACTS / "moons-boundaries-1280x720.png"))
     pictures = page.locator(".vega-embed").all()[2:9]

@@ -18,7 +18,7 @@ from bench._harness import free_port
 from core.cache import RunStore
 from core.comparison import Comparison
 from core.jobs import JobEngine
-from tests.conftest import ROOT
+from tests.conftest import ROOT, install_project
 
 pytestmark = pytest.mark.cluster
 DASK = Path(sys.executable).with_name("dask")
@@ -28,13 +28,7 @@ DASK = Path(sys.executable).with_name("dask")
 def installed(tmp_path_factory) -> Path:
     """`pip install .` of this project, in a folder of its own: what the scheduler and the
     workers import the engine from (never from the checkout)."""
-    site = tmp_path_factory.mktemp("site")
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(site), str(ROOT)],
-        capture_output=True, text=True, timeout=300, cwd=site,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    site = install_project(tmp_path_factory.mktemp("installed") / "site")
     assert (site / "core" / "jobs.py").is_file() and not (site / "pages").exists()
     return site
 

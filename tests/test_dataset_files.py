@@ -216,3 +216,20 @@ def test_links_inside_a_data_root_may_not_lead_outside_it(tmp_path, monkeypatch,
     (pets / "kittens").symlink_to(pets / "cats", target_is_directory=True)  # inside: fine
     assert datasets.load(str(pets)).info.num_classes == 3
     assert not list((cache_dir / "datasets").rglob("*private*"))
+
+
+def test_a_full_disk_while_keeping_a_decoded_folder_is_one_line(tmp_path, monkeypatch):
+    import errno
+
+    root = tmp_path / "pets"
+    for cls in ("cats", "dogs"):
+        (root / cls).mkdir(parents=True)
+        for i in range(6):
+            Image.new("RGB", (8, 8), (i * 30, 0, 0)).save(root / cls / f"{i}.png")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("core.safefs.tempfile.mkstemp", full)
+    with pytest.raises(DatasetError, match="cannot keep the decoded images .*No space left"):
+        datasets.load(str(root))

@@ -196,3 +196,50 @@ def test_the_runs_page_survives_a_cache_full_of_garbage(cache_dir, apptest_navig
     assert len(at.dataframe[0].value) == 1
     notices = [i.value for i in at.info if "set aside" in i.value]
     assert len(notices) == 8
+
+
+# Any bytes a file system takes as a name, undecodable ones included.
+entry_names = st.binary(min_size=1, max_size=40).filter(
+    lambda n: b"/" not in n and b"\x00" not in n and n not in (b".", b"..")
+)
+
+
+@given(entries=st.lists(st.tuples(entry_names | st.just(key("x").encode()),
+                                  st.sampled_from(["file", "dir", "link", "fifo"])),
+                        max_size=6))  # fmt: skip
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+def test_any_folder_entries_in_runs_leave_the_listing_whole(cache_dir, tmp_path, entries):
+    store = RunStore()
+    store.save(make_run("kept"))
+    for name, kind in entries:
+        path = os.path.join(os.fsencode(store.runs), name)
+        if os.path.lexists(path):
+            continue
+        if kind == "file":
+            with open(path, "wb") as handle:
+                handle.write(b"\x00garbage")
+        elif kind == "dir":
+            os.mkdir(path)
+        elif kind == "link":
+            os.symlink(os.fsencode(tmp_path), path)
+        else:
+            os.mkfifo(path)
+    assert [r.key for r in RunStore().list()] == [key("kept")]
+    assert main(["runs"]) == 0
+
+
+@given(data=st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()))
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck),
+          derandomize=True)  # fmt: skip
+def test_the_runs_page_never_raises_on_any_record(cache_dir, apptest_navigation, data):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    store = RunStore()
+    store.save(make_run("good"))
+    plant(store, "bad", data)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 1

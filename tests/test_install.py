@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, install_project
 
 
 def test_pip_install_gives_a_working_console_command(tmp_path):
-    site = tmp_path / "site"
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(site), str(ROOT)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    site = install_project(tmp_path / "site")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(site)}
     listing = subprocess.run([str(site / "bin" / "overfitting-lab"), "datasets"], cwd=tmp_path,
                              capture_output=True, text=True, timeout=120, env=env)  # fmt: skip

@@ -18,6 +18,7 @@ from core.cache import RunStore
 from core.jobs import Watch
 from ui import views
 from ui.engine import engine
+from ui.render import Curve
 from ui.views import View
 
 S = st.session_state
@@ -29,10 +30,27 @@ def watching(view: View) -> Watch | None:
 
 def show(view: View, watch: Watch | None) -> None:
     still_training(view)
-    if watch is not None:
+    if watch is None:
+        finished(view)
+    elif watch.records:
         _live(view)
     else:
-        finished(view)
+        _starting(view)
+
+
+@st.fragment(run_every=0.5)
+def _starting(view: View) -> None:
+    """Until the first epoch arrives: poll twice as often, so it shows without delay."""
+    watch = watching(view)
+    if watch is None or watch.records:
+        st.rerun()
+    fraction, text = progress(view, watch)
+    st.progress(fraction, text=text)
+    st.info("The first epoch is on its way…")
+    if watch.untrained:  # 2-D or 1-D data: the networks as built, before any training step
+        curves = [Curve(e.label, e.spec.seed, [{"epoch": 0, "probe": watch.untrained[e.key]}])
+                  for e in view.entries if e.key in watch.untrained]  # fmt: skip
+        views.pictures_section(view, curves, "starting")
 
 
 @st.fragment(run_every=1.0)
@@ -49,7 +67,7 @@ def progress(view: View, watch: Watch) -> tuple[float, str]:
     """The share of all planned epochs done, and what is happening in words."""
     planned = sum(e.spec.epochs for e in view.entries)
     done = sum(e.spec.epochs for e in view.entries if e.run) + sum(
-        len(rows) for rows in watch.records.values()
+        rows[-1]["epoch"] for rows in watch.records.values() if rows
     )
     parts = []
     if watch.running:
@@ -74,7 +92,7 @@ def finished(view: View) -> None:
     cancelled ones), then the summary once every run is there."""
     cancelled = engine().cancelled([e.key for e in view.missing])
     if cancelled:
-        epoch = max(len(rows) for rows in cancelled.values())
+        epoch = max(rows[-1]["epoch"] for rows in cancelled.values() if rows)
         st.warning(f"Cancelled at epoch {epoch}: the partial curves are shown. Press **Run** "
                    "to train again.")  # fmt: skip
     complete = not view.missing

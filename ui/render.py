@@ -37,30 +37,33 @@ class Curve:
 def figures(
     curves: Sequence[Curve], labels: Sequence[str], epochs: int | None = None,
     scale: str = "linear", sweep: bool = False, presentation: bool = False,
+    panels: bool = True,
 ) -> dict:  # fmt: skip
     """Every chart of a comparison as Vega-Lite dicts, plus the records they draw (for the
     exports). Pure: a finished comparison's figures can be cached and shared. `epochs`
-    fixes the epoch axis while runs are still training."""
+    fixes the epoch axis while runs are still training; the live view skips the panels."""
     rows = report.tidy([(c.label, c.seed, c.records) for c in curves])
-    penalty = charts.penalty(rows, labels, epochs=epochs)
     classification = any(r["metric"] == "accuracy" for r in rows)
-    as_spec = lambda chart: charts.spec(chart, presentation)  # noqa: E731
     return {
         "rows": rows,
         "labels": list(labels),
         "epochs": epochs,
         "scale": scale,
         "sweep": sweep,
-        "overlay": as_spec(charts.overlay(rows, labels, scale, epochs, HEADLINE, sweep)),
-        "gap": as_spec(charts.gap(rows, labels, HEADLINE, epochs, sweep)),
-        "loss": charts.panels(rows, "loss", labels, epochs=epochs, scale=scale, sweep=sweep),
-        "accuracy": (
-            charts.panels(rows, "accuracy", labels, epochs=epochs, sweep=sweep)
-            if classification
+        "overlay": charts.overlay(rows, labels, scale, epochs, HEADLINE, sweep, presentation),
+        "gap": charts.gap(rows, labels, HEADLINE, epochs, sweep, presentation),
+        "loss": (
+            charts.panels(rows, "loss", labels, epochs=epochs, scale=scale, sweep=sweep)
+            if panels
             else None
         ),
-        "penalty": as_spec(penalty) if penalty is not None else None,
-        "norms": as_spec(charts.norms(norm_rows(curves), labels, epochs)),
+        "accuracy": (
+            charts.panels(rows, "accuracy", labels, epochs=epochs, sweep=sweep)
+            if classification and panels
+            else None
+        ),
+        "penalty": charts.penalty(rows, labels, epochs=epochs, presentation=presentation),
+        "norms": charts.norms(norm_rows(curves), labels, epochs, presentation=presentation),
     }
 
 

@@ -30,7 +30,11 @@ def picked(shown: list[dict]) -> list[str]:
     generation = S.setdefault("runs_generation", 0)
     event = st.dataframe(shown, hide_index=True, on_select="rerun",
                          selection_mode="multi-row", key=f"runs_table_{generation}")  # fmt: skip
-    rows = event.selection.rows if event and event.selection else []
+    return selected_keys(event.selection.rows if event and event.selection else [], shown)
+
+
+def selected_keys(rows: list[int], shown: list[dict]) -> list[str]:
+    """The keys of the ticked rows; an index a shorter table no longer has is no row."""
     return [shown[i]["key"] for i in rows if 0 <= i < len(shown)]
 
 

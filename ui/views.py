@@ -95,13 +95,12 @@ def header(view: View, busy: bool) -> None:
     title, button = st.columns([5, 1], vertical_alignment="bottom")
     title.title(view.title)
     if busy:
-        button.button("Cancel", key="cancel", on_click=_cancel, args=(view,),
-                      use_container_width=True)  # fmt: skip
+        button.button("Cancel", key="cancel", on_click=_cancel, args=(view,), width="stretch")
     else:
         todo = len(view.missing)
         button.button(f"Run ({todo} to train)" if todo else "All cached", type="primary",
                       disabled=not todo, key="run", on_click=_submit, args=(view,),
-                      use_container_width=True)  # fmt: skip
+                      width="stretch")  # fmt: skip
     if view.claim:
         st.info(view.claim, icon=":material/school:")
     for problem in (S.pop("run_error", None), _failures(view)):
@@ -155,16 +154,16 @@ def results(view: View, curves: Sequence[Curve], key: str, figs: dict | None = N
             else "Press **Run** to train every variant; the curves grow here epoch by epoch."
         )
         return
-    figs = figs or figures(view, curves)
+    figs = figs or figures(view, curves, panels=key != "live")
     if view.comparison.is_sweep():
         sweep_headline(view, curves, figs, key)
     else:
         render.headline(figs, view.about, key)
-    probes = probe_pictures(view, curves, key)
-    if probes:
-        st.subheader("What each network computes")
-        render.pictures(probes[0], view.about, probes[1], f"{key}-pictures")
-        st.caption(probes[2])
+    pictures_section(view, curves, key)
+    if key == "live":  # the panels are most of a page: drawn once, when training ends
+        st.caption("The panel of each variant, its weights and the summary appear when "
+                   "training ends.")  # fmt: skip
+        return
     render.small_multiples(figs, view.about, key)
     with st.expander("Weights and penalties"):
         render.draw(figs["norms"], key=f"{key}-norms")
@@ -193,7 +192,7 @@ def sweep_headline(view: View, curves: Sequence[Curve], figs: dict, key: str) ->
     order = list(dict.fromkeys(short[label] for label in view.labels))
     left, right = st.columns(2, gap="medium")
     with left:
-        chart = charts.spec(charts.sweep_chart(points, knob.label, order), app.presentation())
+        chart = charts.sweep_chart(points, knob.label, order, presentation=app.presentation())
         render.draw(chart, key=f"{key}-sweep")
         render.downloads(lambda: charts.titled(chart, view.title, view.about["subtitle"]),
                          view.about, "validation-curve", f"{key}-sweep")  # fmt: skip
@@ -207,48 +206,56 @@ def sweep_headline(view: View, curves: Sequence[Curve], figs: dict, key: str) ->
     )
 
 
-def figures(view: View, curves: Sequence[Curve]) -> dict:
+def figures(view: View, curves: Sequence[Curve], panels: bool = True) -> dict:
     return render.figures(curves, view.labels, view.epochs, loss_scale(),
-                          view.comparison.is_sweep(), app.presentation())  # fmt: skip
+                          view.comparison.is_sweep(), app.presentation(), panels)  # fmt: skip
 
 
-def probe_pictures(view: View, curves: Sequence[Curve], key: str):
+def pictures_section(view: View, curves: Sequence[Curve], key: str) -> None:
     """Each variant's decision boundary (2-D classes) or fitted curve (1-D regression) at
-    one snapshot epoch, seed 0, with the data drawn on top; None for other data."""
+    one snapshot epoch, seed 0, with the data drawn on top; nothing for other data."""
     probe = next((e.run.probe for e in view.entries if e.run and e.run.probe), None)
     if probe is None:
         probe = _probe_axes(view)
     if probe is None:
-        return None
+        return
     latest = {c.label: [r for r in c.records if "probe" in r] for c in curves if c.seed == 0}
     epochs = sorted({r["epoch"] for rows in latest.values() for r in rows})
     if not epochs:
-        return None
+        return
+    st.subheader("What each network computes")
     epoch = epochs[-1]
     if len(epochs) > 1 and all(e.run for e in view.entries):  # scrub a finished comparison
         epoch = st.select_slider("Snapshot at epoch", epochs, value=epochs[-1], key=f"{key}-at")
     points = _points(view, probe["kind"])
     palette = charts.colors(view.labels, view.comparison.is_sweep())
+    keys = {e.label: e.key for e in view.entries if e.spec.seed == 0}
     panels = []
     for label, rows in latest.items():
         shown = [r for r in rows if r["epoch"] <= epoch] or rows
         snapshot = shown[-1]["probe"] | {"epoch": shown[-1]["epoch"]}
-        if probe["kind"] == "grid":
-            panels.append(
-                charts.boundary(
-                    probe, snapshot, points, label, view.info.class_names, palette[label], size=260
-                )
-            )
-        else:
-            panels.append(charts.fitted(probe, snapshot, points, label, palette[label], 260))
+        panels.append(_picture(keys[label], snapshot["epoch"], label, palette[label],
+                               view.info.class_names, probe, snapshot, points))  # fmt: skip
+    what = "decision boundaries" if probe["kind"] == "grid" else "fitted curves"
+    render.pictures(panels, view.about, what, f"{key}-pictures")
     if probe["kind"] == "grid":
-        note = (
-            "Colour: the predicted probability of the red class (blue 0%, white 50%, red "
-            "100%). Large dots: training points; small faint dots: validation points."
-        )
-        return panels, "decision boundaries", note
-    note = "The line: each network's prediction. Dark dots: training points; grey: validation."
-    return panels, "fitted curves", note  # fmt: skip
+        st.caption("Background: the probability each network gives the red class (blue 0%, "
+                   "white 50%, red 100%). Large dots: training points; small faint dots: "
+                   "validation points.")  # fmt: skip
+    else:
+        st.caption("The line: each network's prediction. Dark dots: training points; grey: "
+                   "validation points.")  # fmt: skip
+
+
+@st.cache_data(max_entries=2048, show_spinner=False)
+def _picture(key: str, epoch: int, label: str, color: str, classes: tuple, _probe: dict,
+             _snapshot: dict, _points: list) -> dict:  # fmt: skip
+    """One run's picture at one epoch never changes: built once per server and shared by
+    every session watching (the underscored arguments are not hashed: key and epoch say
+    what they are)."""
+    if _probe["kind"] == "grid":
+        return charts.boundary(_probe, _snapshot, _points, label, classes, color)
+    return charts.fitted(_probe, _snapshot, _points, label, color)
 
 
 def _probe_axes(view: View) -> dict | None:
