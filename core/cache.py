@@ -71,6 +71,7 @@ META_TYPES = {
     "first_call_seconds": (int, float),
     "xla": bool,
     "train_examples": int,
+    "sizes": dict,
 }
 
 
@@ -224,6 +225,8 @@ def _meta(raw: Any) -> dict[str, Any]:
         # bool is an int in Python: only a field declared bool may hold one.
         typed = isinstance(value, kinds) and (kinds is bool or not isinstance(value, bool))
         _need(typed and (not isinstance(value, float) or math.isfinite(value)), f"bad {name}")
+    sizes = raw.get("sizes", {})
+    _need(all(isinstance(k, str) and _int(v) for k, v in sizes.items()), "bad meta sizes")
     versions = raw.get("versions", {})
     _need(all(isinstance(k, str) and isinstance(v, str) for k, v in versions.items()),
           "bad meta versions")  # fmt: skip

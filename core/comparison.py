@@ -9,6 +9,7 @@ value outside them is clamped or snapped, with a note, never an error.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -89,12 +90,9 @@ class Comparison:
     def shown_strengths(self) -> tuple[str, ...]:
         """The strength sliders that change something here: a lesson's named variants, or
         the chosen variants of a free comparison (no slider that does nothing)."""
-        if self.sweep or (self.lesson and self.lesson.sweep):
+        if self.is_sweep():
             return ()
-        if self.lesson:
-            return tuple(k for k in STRENGTHS if self.lesson.uses(k))
-        chosen = lessons.Lesson("", "", self.dataset, "", variants=self.variants)
-        return tuple(k for k in STRENGTHS if chosen.uses(k))
+        return lessons.strengths_used(self.lesson.variants if self.lesson else self.variants)
 
     def base_spec(self, seed: int = 0) -> ExperimentSpec:
         overrides = {k: getattr(self, k) for k in self.knobs() if getattr(self, k) is not None}
@@ -157,11 +155,12 @@ class Comparison:
     def sweep_knob(self) -> str:
         return self.lesson.sweep if self.lesson and self.lesson.sweep else self.sweep
 
-    def claim_text(self) -> str | None:
-        """The lesson's text with its numbers filled in from the data; for a dataset's
-        default comparison, its checked default claim; otherwise None."""
+    def claim_text(self, runs: Sequence[Run] = ()) -> str | None:
+        """The lesson's text with its numbers filled in from the data (as cached runs
+        recorded them, if given); for a dataset's default comparison, its checked default
+        claim; otherwise None."""
         if self.lesson:
-            text = self.lesson.fill(self.base_spec())
+            text = self.lesson.fill(self.base_spec(), runs)
             checked = self.lesson.base_spec()
             if self.epochs not in (None, checked.epochs):
                 text += (f" (Checked at {checked.epochs} epochs; at {self.epochs} it may not "
@@ -169,7 +168,7 @@ class Comparison:
             return text
         if self == Comparison(dataset=self.dataset, seeds=self.seeds):
             default = lessons.default_lesson(self.dataset)
-            return default.fill(self.base_spec()) if default else None
+            return default.fill(self.base_spec(), runs) if default else None
         return None
 
     # --- links ----------------------------------------------------------------------
@@ -258,11 +257,12 @@ def _parse(name: str, raw: str, so_far: dict) -> tuple[Any, str | None]:
         knob = so_far.get("sweep")
         if not knob:
             raise ValueError("values need a sweep=")
-        return _sweep_values(knob, raw)
+        return sweep_values(knob, raw)
     return SETTINGS[name].parse(raw)
 
 
-def _sweep_values(knob: str, raw: str) -> tuple[tuple, str | None]:
+def sweep_values(knob: str, raw: str) -> tuple[tuple, str | None]:
+    """Sweep values typed by a user or a link ("0, 1e-4, 1e-3"): parsed, clamped, ordered."""
     setting = SETTINGS[knob]
     parsed, notes = [], []
     for text in [t for t in raw.split(",") if t.strip()][:MAX_SWEEP_VALUES]:
@@ -281,8 +281,3 @@ def _order(knob: str):
     if setting.choices:
         return setting.choices.index
     return lambda v: float("inf") if knob == "train_size" and v == 0 else v
-
-
-def sweep_values(knob: str, text: str) -> tuple[tuple, str | None]:
-    """Sweep values typed by a user ("0, 1e-4, 1e-3"): parsed, clamped, ordered."""
-    return _sweep_values(knob, text)

@@ -117,36 +117,60 @@ class Lesson:
             return sweep_specs(base, self.sweep, self.values)
         return variant_specs(base, self.variants, **strengths)
 
-    def uses(self, knob: str) -> bool:
-        """Whether a strength slider changes this lesson: a named variant that has it."""
-        from core.spec import NEEDS_AUGMENTATION
-
-        named = {v for v in self.variants if isinstance(v, str)} if not self.sweep else set()
-        users = {"l2": {"l2", "combined"}, "l1": {"l1"}, "dropout": {"dropout", "combined"},
-                 "augment": set(NEEDS_AUGMENTATION)}  # fmt: skip
-        return bool(named & users.get(knob, set()))
-
-    def fill(self, base: ExperimentSpec) -> str:
-        """The text with its numbers taken from the data and the specs."""
-        data = datasets.for_spec(base)
+    def fill(self, base: ExperimentSpec, runs: Sequence[Run] = ()) -> str:
+        """The text with its numbers taken from the data: as the worker recorded them in
+        cached runs, or, when those do not say, from the data itself (a cached page must
+        not pay for loading it)."""
         labelled = self.specs(base)
-        sizes = [data.train_count(spec.train_size) for _, spec in labelled]
+        counts = _counts(runs, {base.train_size, *(s.train_size for _, s in labelled)})
+        if counts is None:
+            data = datasets.for_spec(base)
+            counts = {
+                "all": len(data.y_train), "validation": len(data.y_val),
+                "test": len(data.y_test),
+                **{n: data.train_count(n) for n in {base.train_size,
+                                                    *(s.train_size for _, s in labelled)}},
+            }  # fmt: skip
+        info = datasets.info(base.dataset)
         return self.text.format(
-            train=f"{data.train_count(base.train_size):,}",
-            all=f"{len(data.y_train):,}",
-            sizes=_series(sorted(set(sizes))),
+            train=f"{counts[base.train_size]:,}",
+            all=f"{counts['all']:,}",
+            sizes=_series(sorted({counts[s.train_size] for _, s in labelled})),
             epochs=base.epochs,
-            noun=data.info.noun,
-            features=data.info.input_shape[0],
-            val=f"{len(data.y_val):,}",
-            test=f"{len(data.y_test):,}",
+            noun=info.noun,
+            features=info.input_shape[0],
+            val=f"{counts['validation']:,}",
+            test=f"{counts['test']:,}",
             label_noise=f"{base.label_noise:.0%}",
         )
+
+
+def _counts(runs: Sequence[Run], train_sizes: set[int]) -> dict | None:
+    """Split sizes and training-set counts as the worker measured them, or None if the
+    runs do not cover every training-set size asked for."""
+    sizes = next((r.meta["sizes"] for r in runs if "sizes" in r.meta), None)
+    counts = {r.spec.train_size: r.meta["train_examples"] for r in runs
+              if "train_examples" in r.meta}  # fmt: skip
+    if sizes is None or not train_sizes <= set(counts):
+        return None
+    return counts | {"all": sizes["train"], "validation": sizes["validation"],
+                     "test": sizes["test"]}  # fmt: skip
 
 
 def _series(items: list) -> str:
     words = [f"{n:,}" if isinstance(n, int) else str(n) for n in items]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def strengths_used(variants) -> tuple[str, ...]:
+    """The strengths (L2, L1, Dropout, augmentation) that change these variants: a slider
+    for any other would do nothing."""
+    from core.spec import NEEDS_AUGMENTATION, STRENGTHS
+
+    named = {v for v in variants if isinstance(v, str)}
+    users = {"l2": {"l2", "combined"}, "l1": {"l1"}, "dropout": {"dropout", "combined"},
+             "augment": set(NEEDS_AUGMENTATION)}  # fmt: skip
+    return tuple(k for k in STRENGTHS if named & users[k])
 
 
 def variant_specs(base: ExperimentSpec, variants, **strengths) -> list[tuple[str, ExperimentSpec]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.datasets.base import Data
+from core.datasets.base import Data, DatasetInfo
 
 GRID = 50  # points per side: 2,500 predictions per snapshot
 CURVE = 200
@@ -20,13 +20,22 @@ SNAPSHOTS = 12  # per run, denser early, when the picture changes fastest
 MARGIN = 0.1  # beyond the data's range, as a fraction of it
 
 
+def kind(info: DatasetInfo) -> str | None:
+    """ "grid" for 2-D classes, "curve" for 1-D regression, None for data too big to draw:
+    decided from what the data is, without loading it."""
+    if info.input_shape == (2,) and info.task != "regression":
+        return "grid"
+    if info.input_shape == (1,) and info.task == "regression":
+        return "curve"
+    return None
+
+
 def axes(data: Data) -> dict | None:
     """The probe inputs a dataset gets, as axes (kind, x[, y]), or None."""
-    shape, task = data.info.input_shape, data.info.task
     points = np.concatenate([data.x_train, data.x_val])
-    if shape == (2,) and task != "regression":
+    if kind(data.info) == "grid":
         return {"kind": "grid", "x": _axis(points[:, 0], GRID), "y": _axis(points[:, 1], GRID)}
-    if shape == (1,) and task == "regression":
+    if kind(data.info) == "curve":
         return {"kind": "curve", "x": _axis(points[:, 0], CURVE)}
     return None
 

@@ -163,6 +163,7 @@ def _train_fused(specs, data, on_epoch, should_stop, on_start=None) -> list[Run]
         "first_call_seconds": round(first_call, 3),
         "xla": loop.xla,
         "created": time.time(),
+        "sizes": data.sizes(),  # the whole splits: pages state them without loading the data
     }
     runs = []
     for spec, b in zip(specs, plan.of_spec, strict=True):

@@ -248,6 +248,8 @@ def test_a_sweep_draws_its_validation_curve(app):
 def test_weights_and_penalties(app):
     at = app({**TINY, "v": "baseline,l2,l1"})
     train_until_done(at)
+    assert not any("weight norm" in str(c.proto.spec) for c in charts(at))  # on request
+    at.toggle(key="show_weights").set_value(True).run()
     specs = [str(c.proto.spec) for c in charts(at)]
     assert any("weight norm (all kernels)" in s for s in specs)
     assert sum("share of weights" in s for s in specs) == 3  # a histogram per variant

@@ -120,3 +120,23 @@ def test_a_lesson_run_at_other_epochs_says_its_claims_were_checked_elsewhere():
     assert "may not hold" not in checked.claim_text()
     changed = checked.with_value("epochs", 20)
     assert changed.claim_text().endswith("(Checked at 300 epochs; at 20 it may not hold.)")
+
+
+def test_a_lessons_numbers_from_cached_runs_equal_those_from_the_data(monkeypatch):
+    """The page reads sizes from the runs the worker recorded, so a cached page never loads
+    the data; both ways must say the same."""
+    from core import datasets
+    from core.cache import RunStore
+    from core.runner import execute
+
+    comparison = Comparison(preset="digits-more-data", epochs=1)
+    runs = [r.run for r in execute([s for _, s in comparison.labelled_specs()])]
+    from_data = comparison.claim_text()
+    assert "100, 400 and 1,149 training digits" in from_data
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the data was loaded")
+
+    monkeypatch.setattr(datasets, "for_spec", no_loading)
+    assert comparison.claim_text(runs) == from_data
+    assert len(RunStore().keys()) == 3

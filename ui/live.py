@@ -130,7 +130,10 @@ def cached_figures(identity: tuple, scale: str, presentation: bool) -> dict:
     labels = list(dict.fromkeys(label for label, _, _ in entries))
     curves = [render.Curve(label, seed, runs[key].history) for label, key, seed in entries
               if key in runs]  # fmt: skip
-    return render.figures(curves, labels, epochs, scale, sweep, presentation)
+    weights = [(label, runs[key].histogram) for label, key, seed in entries
+               if seed == 0 and key in runs and runs[key].histogram]  # fmt: skip
+    return render.figures(curves, labels, epochs, scale, sweep, presentation,
+                          histograms=weights)  # fmt: skip
 
 
 def still_training(view: View) -> None:

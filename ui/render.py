@@ -37,7 +37,7 @@ class Curve:
 def figures(
     curves: Sequence[Curve], labels: Sequence[str], epochs: int | None = None,
     scale: str = "linear", sweep: bool = False, presentation: bool = False,
-    panels: bool = True,
+    panels: bool = True, histograms: Sequence[tuple[str, dict]] = (),
 ) -> dict:  # fmt: skip
     """Every chart of a comparison as Vega-Lite dicts, plus the records they draw (for the
     exports). Pure: a finished comparison's figures can be cached and shared. `epochs`
@@ -64,6 +64,7 @@ def figures(
         ),
         "penalty": charts.penalty(rows, labels, epochs=epochs, presentation=presentation),
         "norms": charts.norms(norm_rows(curves), labels, epochs, presentation=presentation),
+        "histograms": charts.histograms(histograms, labels) if histograms else [],
     }
 
 

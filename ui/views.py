@@ -11,7 +11,7 @@ from functools import cached_property
 
 import streamlit as st
 
-from core import charts, datasets, report
+from core import charts, datasets, probes, report
 from core.cache import RunStore
 from core.comparison import Comparison, Entry
 from core.datasets import DatasetError
@@ -81,7 +81,7 @@ def open_view(comparison: Comparison) -> View:
             st.stop()
         entries = comparison.entries(RunStore())
         info = datasets.info(name)
-        claim = comparison.claim_text()
+        claim = comparison.claim_text([e.run for e in entries if e.run])
     except (DatasetError, SpecError) as exc:
         st.error(str(exc))
         st.stop()
@@ -111,8 +111,11 @@ def header(view: View, busy: bool) -> None:
 def status_line(view: View) -> str:
     first = view.entries[0].spec
     cached = sum(e.run is not None for e in view.entries)
-    data = datasets.for_spec(first)
-    examples = data.train_count(first.train_size)
+    run = view.entries[0].run
+    if run and "train_examples" in run.meta:  # as the worker counted: no need to load data
+        examples = run.meta["train_examples"]
+    else:
+        examples = datasets.for_spec(first).train_count(first.train_size)
     kind = "value(s)" if view.comparison.is_sweep() else "variant(s)"
     return (f"{len(view.labels)} {kind} × {view.comparison.seeds} seed(s) · {view.epochs} epochs · "
             f"batch {first.batch_size} · {examples:,} training {view.info.noun} · "
@@ -165,15 +168,18 @@ def results(view: View, curves: Sequence[Curve], key: str, figs: dict | None = N
                    "training ends.")  # fmt: skip
         return
     render.small_multiples(figs, view.about, key)
-    with st.expander("Weights and penalties"):
+    # Drawn on request: a collapsed expander would still send its nine charts with every
+    # page load (a fifth of a classroom server's throughput under load).
+    if not st.toggle("Weights and penalties", key="show_weights",
+                     help="How big the weights grow, their final distribution, the L1/L2 "
+                          "penalty."):  # fmt: skip
+        return
+    with st.container(border=True):
         render.draw(figs["norms"], key=f"{key}-norms")
         st.caption("The size of all kernel weights per epoch. L2 shrinks them; L1 drives many "
                    "to zero; Dropout and BatchNorm change them in their own ways.")  # fmt: skip
-        finished = [(e.label, e.run.histogram) for e in view.entries
-                    if e.run and e.run.histogram and e.spec.seed == 0]  # fmt: skip
-        if finished:
-            render.grid(charts.histograms(finished, view.labels), render.PANELS_PER_ROW,
-                         f"{key}-hist")  # fmt: skip
+        if figs["histograms"]:
+            render.grid(figs["histograms"], render.PANELS_PER_ROW, f"{key}-hist")
             st.caption("Final kernel weights, as a share of each network's weights per bin.")
         if figs["penalty"] is not None:
             render.draw(figs["penalty"], key=f"{key}-penalty")
@@ -208,17 +214,23 @@ def sweep_headline(view: View, curves: Sequence[Curve], figs: dict, key: str) ->
 
 def figures(view: View, curves: Sequence[Curve], panels: bool = True) -> dict:
     return render.figures(curves, view.labels, view.epochs, loss_scale(),
-                          view.comparison.is_sweep(), app.presentation(), panels)  # fmt: skip
+                          view.comparison.is_sweep(), app.presentation(), panels,
+                          histograms(view.entries))  # fmt: skip
+
+
+def histograms(entries) -> list[tuple[str, dict]]:
+    """Each variant's final kernel weights (seed 0), for the runs that are finished."""
+    return [(e.label, e.run.histogram) for e in entries
+            if e.run and e.run.histogram and e.spec.seed == 0]  # fmt: skip
 
 
 def pictures_section(view: View, curves: Sequence[Curve], key: str) -> None:
     """Each variant's decision boundary (2-D classes) or fitted curve (1-D regression) at
     one snapshot epoch, seed 0, with the data drawn on top; nothing for other data."""
-    probe = next((e.run.probe for e in view.entries if e.run and e.run.probe), None)
-    if probe is None:
-        probe = _probe_axes(view)
-    if probe is None:
+    if probes.kind(view.info) is None:  # nothing to draw: and no data loaded to learn that
         return
+    probe = next((e.run.probe for e in view.entries if e.run and e.run.probe), None)
+    probe = probe or probes.axes(datasets.for_spec(view.entries[0].spec))
     latest = {c.label: [r for r in c.records if "probe" in r] for c in curves if c.seed == 0}
     epochs = sorted({r["epoch"] for rows in latest.values() for r in rows})
     if not epochs:
@@ -256,12 +268,6 @@ def _picture(key: str, epoch: int, label: str, color: str, classes: tuple, _prob
     if _probe["kind"] == "grid":
         return charts.boundary(_probe, _snapshot, _points, label, classes, color)
     return charts.fitted(_probe, _snapshot, _points, label, color)
-
-
-def _probe_axes(view: View) -> dict | None:
-    from core import probes
-
-    return probes.axes(datasets.for_spec(view.entries[0].spec))
 
 
 def _points(view: View, kind: str) -> list[dict]:
