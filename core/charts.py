@@ -127,6 +127,7 @@ def overlay(
     height: int = 300,
     sweep: bool = False,
     presentation: bool = False,
+    legend_title: str | None = None,
 ) -> dict:
     """The headline: every variant's validation loss (solid) and training loss (dashed) on
     one shared axis, each variant's best validation epoch marked."""
@@ -135,7 +136,8 @@ def overlay(
     y = loss_scale(summary, scale)
     title = "loss" + (" (log scale)" if scale == "log" else "")
     colour = alt.Color("variant:N", scale=color_scale(labels, sweep=sweep),
-                       legend=alt.Legend(title=None, orient="right", labelLimit=180))  # fmt: skip
+                       legend=alt.Legend(title=legend_title, orient="right", labelLimit=180,
+                                         titleFontSize=16))  # fmt: skip
     base = alt.Chart(alt.NamedData("curves")).encode(x=epoch_axis(rows, epochs))
     lines = base.mark_line(clip=True).encode(
         y=alt.Y("value:Q", title=title, scale=y),
@@ -469,8 +471,9 @@ def sweep_chart(
     x = alt.X("label:N", sort=list(order), title=knob_title, axis=alt.Axis(labelAngle=0))
     base = alt.Chart(alt.NamedData("points")).encode(
         x=x,
-        color=alt.Color("measure:N", scale=palette, legend=alt.Legend(title=None, orient="bottom")),
-    )
+        color=alt.Color("measure:N", scale=palette,
+                        legend=alt.Legend(title=None, orient="bottom", columns=2)),
+    )  # fmt: skip
     lines = base.mark_line(strokeWidth=3, point=alt.OverlayMarkDef(size=90, filled=True)).encode(
         y=alt.Y("loss:Q", title="loss"),
         strokeDash=alt.StrokeDash("measure:N", scale=dash, legend=None),
@@ -481,7 +484,7 @@ def sweep_chart(
             alt.Tooltip("seeds:Q"),
         ],
     )
-    bars = base.mark_errorbar(thickness=2).encode(y="low:Q", y2="high:Q")
+    bars = base.mark_errorbar(thickness=2).encode(y=alt.Y("low:Q", title="loss"), y2="high:Q")
     chart = alt.layer(lines, bars).properties(height=height, width="container")
     return filled(chart, presentation, points=points)  # fmt: skip
 

@@ -202,8 +202,13 @@ def sweep_headline(view: View, curves: Sequence[Curve], figs: dict, key: str) ->
         render.draw(chart, key=f"{key}-sweep")
         render.downloads(lambda: charts.titled(chart, view.title, view.about["subtitle"]),
                          view.about, "validation-curve", f"{key}-sweep")  # fmt: skip
-    with right:
-        render.draw(figs["overlay"], key=f"{key}-overlay")
+    with right:  # the values alone in the legend, the knob its title: room for the curves
+        short_curves = [Curve(short[c.label], c.seed, c.records) for c in curves]
+        rows = report.tidy([(c.label, c.seed, c.records) for c in short_curves])
+        overlay = charts.overlay(rows, order, loss_scale(), view.epochs, render.HEADLINE,
+                                 sweep=True, presentation=app.presentation(),
+                                 legend_title=knob.label)  # fmt: skip
+        render.draw(overlay, key=f"{key}-overlay")
     st.caption(
         f"Left: final training, validation and test loss for each {knob.label.lower()} "
         "(mean over seeds, bars from the lowest to the highest seed), and the best "

@@ -121,7 +121,8 @@ def _labels(column, filename: str) -> tuple[np.ndarray, tuple[str, ...], str]:
     unique = np.unique(values)
     whole = is_numeric and np.all(unique == np.round(unique))
     if is_numeric and not whole and len(unique) > 20:
-        y = values.astype(np.float32)
+        with np.errstate(over="ignore"):  # checked right below
+            y = values.astype(np.float32)
         bad = np.flatnonzero(~np.isfinite(y))
         if len(bad):
             raise DatasetError(
@@ -171,7 +172,8 @@ def _features(features, filename: str) -> np.ndarray:
             f"{filename}: column '{features.columns[col]}' is empty, NaN or "
             f"infinite on line {row + 2}; fill or drop those rows first"
         )
-    x32 = x.astype(np.float32)
+    with np.errstate(over="ignore"):  # overflow is checked, and reported, right below
+        x32 = x.astype(np.float32)
     overflow = ~np.isfinite(x32)
     if overflow.any():  # ±1e308 is a float64 but infinity in float32: training on NaNs
         row, col = (int(i) for i in np.argwhere(overflow)[0])
