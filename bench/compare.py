@@ -37,16 +37,16 @@ SWEEPS = {
 
 def labelled(case: str, which: str) -> list:
     """The specs a case trains; "one" is the baseline alone (ours), for the cost of fusion."""
-    from core import datasets, lessons
-    from core.spec import DEFAULT_VARIANTS
+    from core import datasets
+    from core.spec import DEFAULT_VARIANTS, sweep_specs, variant_specs
 
     if case in SWEEPS:
         dataset, knob, values = SWEEPS[case]
         base = datasets.base_spec(dataset, epochs=60)
-        return lessons.sweep_specs(base, knob, values[:1] if which == "one" else values)
+        return sweep_specs(base, knob, values[:1] if which == "one" else values)
     dataset = "moons" if case == "moons-boundaries" else case
     names = ("baseline",) if which == "one" else DEFAULT_VARIANTS
-    return lessons.variant_specs(datasets.base_spec(dataset), names)
+    return variant_specs(datasets.base_spec(dataset), names)
 
 
 def side(which: str, case: str) -> dict:

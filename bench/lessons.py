@@ -1,5 +1,6 @@
-"""Is every lesson the app teaches true? Each claim, checked on the mean of three seeds, on the
-validation split and on the held-out test split.
+"""Is every lesson the app teaches true? Each claim, checked on three seeds, on the validation
+split and on the held-out test split: every seed must agree, and the mean difference must be
+larger than the spread between seeds (core.metrics.Margin).
 
 Checks every offline preset and every offline dataset's default comparison (the text the
 Compare page shows for it), training through the normal cached path, and prints one row per
@@ -18,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import datasets, lessons  # noqa: E402
-from core.lessons import SPLITS, Lesson, final, gap, rise  # noqa: E402
+from core import datasets, lessons, metrics  # noqa: E402
+from core.lessons import SPLITS, Lesson  # noqa: E402
 from core.runner import execute  # noqa: E402
 
 
@@ -45,7 +46,7 @@ def runs_of(lesson: Lesson, seeds: list[int]) -> dict[str, list]:
 
 
 def check(lesson: Lesson, seeds: list[int]) -> list[dict]:
-    """One row per claim: what it says, and on each split whether it holds, with numbers."""
+    """One row per claim: what it says, and its verdict on each split (core.lessons)."""
     runs = runs_of(lesson, seeds)
     rows = []
     for claim in lesson.claims:
@@ -58,16 +59,20 @@ def check(lesson: Lesson, seeds: list[int]) -> list[dict]:
 
 def explore(lesson: Lesson, seeds: list[int]) -> None:
     runs = runs_of(lesson, seeds)
-    print(f"\n{lesson.name} ({lesson.dataset}): {len(seeds)} seeds")
-    print(f"  {'label':24s} {'val':>8s} {'test':>8s} {'train':>8s} {'gap v':>8s} {'gap t':>8s}"
-          f" {'rise v':>7s} {'rise t':>7s}")  # fmt: skip
+    print(f"\n{lesson.name} ({lesson.dataset}): {len(seeds)} seeds, mean (spread)")
+    print(f"  {'label':24s} {'val':>15s} {'test':>15s} {'train':>15s} {'gap v':>15s}"
+          f" {'rise v':>13s}")  # fmt: skip
     for label, group in runs.items():
-        print(
-            f"  {label[:24]:24s} {final(group, 'validation'):8.4f} {final(group, 'test'):8.4f} "
-            f"{final(group, 'train'):8.4f} {gap(group, 'validation'):8.4f} "
-            f"{gap(group, 'test'):8.4f} {rise(group, 'validation'):7.2f} "
-            f"{rise(group, 'test'):7.2f}"
-        )
+        histories = [r.history for r in group]
+        columns = [
+            metrics.finals(histories, "validation"),
+            metrics.finals(histories, "test"),
+            metrics.finals(histories, "train"),
+            [metrics.gap(h) for h in histories],
+            [metrics.rise(h) or 0.0 for h in histories],
+        ]
+        cells = " ".join(f"{metrics.mean(v):8.4f} ({metrics.spread(v):.3f})" for v in columns)
+        print(f"  {label[:24]:24s} {cells}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,11 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.explore:
             explore(lesson, seeds)
         for row in check(lesson, seeds):
-            verdicts = ["yes" if row[s][0] else "NO" for s in SPLITS]
+            verdicts = ["yes" if row[s].holds else "NO" for s in SPLITS]
             failures += "NO" in verdicts
             print(
                 f"{row['lesson'][:22]:22s} {row['claim'][:64]:64s} {verdicts[0]:>10s} "
-                f"{verdicts[1]:>6s}   val {row['validation'][1]} | test {row['test'][1]}"
+                f"{verdicts[1]:>6s}   val: {row['validation']} | test: {row['test']}"
             )
         print(f"{'':22s} ({time.perf_counter() - started:.0f} s)")
     print(f"\n{failures} claim(s) do not hold" if failures else "\nevery claim holds")

@@ -28,17 +28,24 @@ from core.spec import SCHEMA_VERSION, ExperimentSpec, SpecError
 CACHE_ENV = "OVERFITTING_LAB_CACHE"
 MAX_MB_ENV = "OVERFITTING_LAB_CACHE_MAX_MB"
 DEFAULT_MAX_MB = 2048
-DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "cache"
+CHECKOUT = Path(__file__).resolve().parent.parent
 KEY = re.compile(r"[0-9a-f]{24}")
 MAX_RECORD_BYTES = 64 * 2**20
-MAX_EPOCHS = 1000
 
 log = logging.getLogger("overfitting_lab")
 
 
 def cache_root() -> Path:
-    """The cache folder: $OVERFITTING_LAB_CACHE, or cache/ beside the code."""
-    return Path(os.environ.get(CACHE_ENV) or DEFAULT_ROOT).expanduser().resolve()
+    """The cache folder: $OVERFITTING_LAB_CACHE; else cache/ in a checkout of the project;
+    else, for an installed engine, the user's cache folder (never site-packages)."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured).expanduser().resolve()
+    if (CHECKOUT / "streamlit_app.py").is_file():
+        return CHECKOUT / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("overfitting-lab"))
 
 
 def is_key(text: str) -> bool:
@@ -60,8 +67,9 @@ class SchemaError(ValueError):
 # One record per epoch. Losses and accuracies are None when not finite (or, for accuracy,
 # for regression); the test split is measured every epoch for early stopping's report and
 # is never shown as a curve.
-EPOCH_NUMBERS = ("loss", "val_loss", "test_loss", "fit_loss", "penalty", "accuracy",
-                 "val_accuracy", "test_accuracy", "fit_accuracy")  # fmt: skip
+# In the order the training loop computes them, one column each.
+EPOCH_NUMBERS = ("fit_loss", "fit_accuracy", "fit_penalty", "loss", "accuracy", "val_loss",
+                 "val_accuracy", "test_loss", "test_accuracy", "penalty")  # fmt: skip
 META_TYPES = {
     "created": (int, float),
     "device": str,
@@ -95,12 +103,6 @@ class Run:
         last = self.history[-1]
         return {"loss": last.get("test_loss"), "accuracy": last.get("test_accuracy")}
 
-    @property
-    def best_epoch(self) -> int:
-        """The epoch with the lowest validation data loss (the first, on ties)."""
-        val = [math.inf if r["val_loss"] is None else r["val_loss"] for r in self.history]
-        return val.index(min(val)) + 1
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA_VERSION,
@@ -132,8 +134,7 @@ class Run:
             raise SchemaError(f"spec: {exc}") from None
         layers = raw["layers"]
         _need(_list_of(layers, str, 256), "bad layers")
-        history = _history(raw["history"], len(layers))
-        _need(len(history) == spec.epochs, "history does not cover the epochs")
+        history = _history(raw["history"], len(layers), spec.epochs)
         params = raw["params"]
         _need(_int(params) and params >= 0, "bad params")
         return cls(
@@ -170,8 +171,8 @@ def _list_of(value: Any, kind, limit: int) -> bool:
     return all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
 
 
-def _history(raw: Any, layers: int) -> tuple[dict[str, Any], ...]:
-    _need(isinstance(raw, list) and 0 < len(raw) <= MAX_EPOCHS, "history missing")
+def _history(raw: Any, layers: int, epochs: int) -> tuple[dict[str, Any], ...]:
+    _need(isinstance(raw, list) and len(raw) == epochs, "history does not cover the epochs")
     out = []
     for epoch, record in enumerate(raw, 1):
         _need(isinstance(record, dict), "an epoch is not an object")

@@ -13,11 +13,12 @@ and pandas alone costs half a second to import.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from typing import Any
 
 import altair as alt
+
+from core.metrics import best_epochs, gap_rows, seed_summary
 
 Rows = list[dict[str, Any]]
 
@@ -65,32 +66,6 @@ def color_scale(
     palette = colors(labels, sweep)
     shown = [label for label in labels if present is None or label in set(present)]
     return alt.Scale(domain=shown, range=[palette[label] for label in shown])
-
-
-def seed_summary(rows: Rows) -> Rows:
-    """Mean, lowest and highest value over seeds per (variant, split, metric, epoch)."""
-    groups: dict[tuple, list[float]] = {}
-    for r in rows:
-        groups.setdefault((r["variant"], r["split"], r["metric"], r["epoch"]), []).append(
-            r["value"]
-        )
-    return [
-        {"variant": v, "split": s, "metric": m, "epoch": e, "value": statistics.fmean(x),
-         "low": min(x), "high": max(x), "seeds": len(x)}
-        for (v, s, m, e), x in groups.items()
-    ]  # fmt: skip
-
-
-def best_epochs(summary: Rows) -> Rows:
-    """Per variant, the epoch with the lowest mean validation loss (the first, on ties)."""
-    best: dict[str, dict[str, Any]] = {}
-    for r in summary:
-        if r["metric"] == "loss" and r["split"] == "validation":
-            current = best.get(r["variant"])
-            if current is None or (r["value"], r["epoch"]) < (current["value"], current["epoch"]):
-                best[r["variant"]] = {"variant": r["variant"], "epoch": r["epoch"],
-                                      "value": r["value"]}  # fmt: skip
-    return list(best.values())
 
 
 def epoch_axis(rows: Rows, epochs: int | None = None) -> alt.X:
@@ -178,19 +153,6 @@ def _tooltip(metric: str) -> list:
     return [alt.Tooltip("variant:N"), alt.Tooltip("split:N"), alt.Tooltip("epoch:Q"),
             alt.Tooltip("value:Q", format=".4f", title=metric),
             alt.Tooltip("seeds:Q", title="seeds")]  # fmt: skip
-
-
-def gap_rows(rows: Rows) -> Rows:
-    """Validation minus training data loss per variant and epoch (means over seeds)."""
-    loss = {
-        (r["variant"], r["epoch"], r["split"]): r["value"]
-        for r in seed_summary([r for r in rows if r["metric"] == "loss"])
-    }
-    return [
-        {"variant": v, "epoch": e, "gap": value - loss[(v, e, "train")]}
-        for (v, e, split), value in loss.items()
-        if split == "validation" and (v, e, "train") in loss
-    ]
 
 
 def gap(

@@ -17,12 +17,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from core import datasets, lessons, settings
+from core import datasets, lessons, metrics, settings
 from core.cache import CacheError, RunStore
 from core.datasets import DatasetError
 from core.report import early_stop, format_table, run_row, summary_row
 from core.settings import SETTINGS
-from core.spec import VARIANTS, ExperimentSpec, SpecError, variants_for
+from core.spec import VARIANTS, ExperimentSpec, SpecError, sweep_specs, variant_specs, variants_for
 
 EXIT_USAGE = 2
 # Toggles that make a one-off "custom" variant; every other flag applies to all variants.
@@ -206,13 +206,13 @@ def cmd_run(args, store: RunStore) -> int:
         base = datasets.base_spec(args.dataset, seed=seed, **base_overrides)
         if args.sweep:
             knob, values = _sweep(args.sweep)
-            labelled += lessons.sweep_specs(replace(base, **toggles), knob, values)
+            labelled += sweep_specs(replace(base, **toggles), knob, values)
             continue
         names = _variant_names(args.variants, datasets.info(args.dataset).modality, toggles)
         variants = [v for v in names if v != "custom"]
         if "custom" in names:
             variants.append(("custom", toggles))
-        labelled += lessons.variant_specs(base, variants)
+        labelled += variant_specs(base, variants)
     return _run_and_report(labelled, store, args)
 
 
@@ -317,13 +317,14 @@ def _run_and_report(labelled: list[tuple[str, ExperimentSpec]], store: RunStore,
     from core.runner import execute, run_key
 
     keys = [run_key(spec) for _, spec in labelled]  # fails early, before any training
-    remote = _train_on_cluster(args.scheduler, labelled, keys, args.quiet) if args.scheduler \
-        else set()  # fmt: skip
-    labels = dict(zip(keys, (label for label, _ in labelled), strict=True))
-    progress = None if args.quiet or not sys.stderr.isatty() else _Progress(labels)
-    results = execute([spec for _, spec in labelled], store, on_progress=progress)
-    if progress:
-        progress.finish()
+    remote = set()
+    if args.scheduler:
+        remote = _train_on_cluster(args.scheduler, labelled, keys, store, args.quiet)
+    # In-process runs draw their bar on a terminal only; a log gets just the table.
+    fresh = [spec for key, (_, spec) in zip(keys, labelled, strict=True) if not store.has(key)]
+    bar = _Bar(sum(s.epochs for s in fresh), args.quiet or not sys.stderr.isatty())
+    results = execute([spec for _, spec in labelled], store, on_progress=bar.epoch)
+    bar.finish()
     rows = [
         summary_row(_label(label, spec, labelled), r.run, r.cached and r.run.key not in remote)
         for (label, spec), r in zip(labelled, results, strict=True)
@@ -334,7 +335,9 @@ def _run_and_report(labelled: list[tuple[str, ExperimentSpec]], store: RunStore,
     return 0
 
 
-def _train_on_cluster(address: str, labelled, keys: list[str], quiet: bool) -> set[str]:
+def _train_on_cluster(
+    address: str, labelled, keys: list[str], store: RunStore, quiet: bool
+) -> set[str]:
     """Submit every run that is not cached to a Dask cluster and wait, with a progress bar;
     the runs are then read from the shared cache like any other. Returns the keys the
     cluster trained."""
@@ -346,12 +349,11 @@ def _train_on_cluster(address: str, labelled, keys: list[str], quiet: bool) -> s
     except (OSError, TimeoutError) as exc:
         raise CliError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     try:
-        missing = {k: s for k, (_, s) in zip(keys, labelled, strict=True) if not RunStore().has(k)}
+        missing = {k: s for k, (_, s) in zip(keys, labelled, strict=True) if not store.has(k)}
         tasks = engine.submit(list(missing.values()), list(missing))
         bar = _Bar(sum(s.epochs for s in missing.values()), quiet)
         while engine.status(tasks) == "pending":
-            watch = engine.watch(list(missing))
-            bar.show(watch)
+            bar.watched(engine.watch(list(missing)))
             time.sleep(0.5)
         bar.finish()
         if engine.status(tasks) == "error":
@@ -362,28 +364,38 @@ def _train_on_cluster(address: str, labelled, keys: list[str], quiet: bool) -> s
 
 
 class _Bar:
-    """A progress bar on stderr: epochs done of all epochs to train, runs running and
-    queued."""
+    """A progress bar on stderr: epochs done of all the epochs to train. Redrawn in place
+    on a terminal; into a log, a line every few seconds."""
 
     def __init__(self, total: int, quiet: bool):
         self.total, self.quiet, self.last = max(total, 1), quiet, 0.0
         self.tty = sys.stderr.isatty()
+        self.epochs: dict[str, int] = {}  # run key -> epochs done
 
-    def show(self, watch) -> None:
+    def epoch(self, key: str, record: dict) -> None:
+        """The in-process runner's on_progress."""
+        self.epochs[key] = record["epoch"]
+        self._show(f"{len(self.epochs)} training")
+
+    def watched(self, watch) -> None:
+        """What the cluster's tasks have drawn so far (None: nothing to show)."""
+        if watch is not None:
+            self.epochs = {k: rows[-1]["epoch"] for k, rows in watch.records.items() if rows}
+            self._show(f"{watch.running} running, {watch.queued} queued")
+
+    def _show(self, detail: str) -> None:
         now = time.monotonic()
-        if self.quiet or watch is None or now - self.last < (0.5 if self.tty else 5):
+        if self.quiet or now - self.last < (0.5 if self.tty else 5):
             return
         self.last = now
-        done = sum(rows[-1]["epoch"] for rows in watch.records.values() if rows)
-        share = min(1.0, done / self.total)
+        share = min(1.0, sum(self.epochs.values()) / self.total)
         filled = round(30 * share)
-        text = (f"[{'#' * filled}{'.' * (30 - filled)}] {share:4.0%}  {watch.running} running, "
-                f"{watch.queued} queued")  # fmt: skip
+        text = f"[{'#' * filled}{'.' * (30 - filled)}] {share:4.0%}  {detail}"
         print(f"\r{text}" if self.tty else text, end="" if self.tty else "\n", file=sys.stderr,
               flush=True)  # fmt: skip
 
     def finish(self) -> None:
-        if not self.quiet and self.tty:
+        if not self.quiet and self.tty and self.last:
             print(file=sys.stderr)
 
 
@@ -403,7 +415,7 @@ def _write_json(path: Path, labelled, results) -> None:
                 "spec": run.spec.to_dict(),
                 "params": run.params,
                 "cached": result.cached,
-                "best_epoch": run.best_epoch,
+                "best_epoch": metrics.best_validation_epoch(run.history),
                 "test": run.test,
                 "early_stopping": early_stop(run),
                 "history": list(run.history),
@@ -417,29 +429,3 @@ def _write_json(path: Path, labelled, results) -> None:
         path.write_text(json.dumps({"runs": runs}, indent=1))
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror}") from None
-
-
-class _Progress:
-    """One status line on stderr, refreshed at most twice a second."""
-
-    def __init__(self, labels: dict[str, str]):
-        self.labels = labels
-        self.epochs: dict[str, int] = {}
-        self.last = 0.0
-
-    def __call__(self, key: str, record: dict) -> None:
-        self.epochs[key] = record["epoch"]
-        now = time.monotonic()
-        if now - self.last > 0.5:
-            self.last = now
-            done = min(self.epochs.values())
-            print(
-                f"\rtraining {len(self.epochs)} run(s): epoch {done}",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    def finish(self) -> None:
-        if self.epochs:
-            print(file=sys.stderr)

@@ -17,7 +17,16 @@ from core import datasets, lessons
 from core.cache import Run, RunStore
 from core.datasets import DatasetError
 from core.settings import SETTINGS, SWEEPABLE
-from core.spec import DEFAULT_VARIANTS, STRENGTHS, VARIANTS, ExperimentSpec, SpecError, variants_for
+from core.spec import (
+    DEFAULT_VARIANTS,
+    STRENGTHS,
+    VARIANTS,
+    ExperimentSpec,
+    SpecError,
+    sweep_specs,
+    variant_specs,
+    variants_for,
+)
 
 DEFAULT_DATASET = "digits"
 # The base network and data knobs a user may change; in a lesson only epochs apply.
@@ -130,9 +139,9 @@ class Comparison:
             if self.lesson:
                 out += self.lesson.specs(base, **self.strengths())
             elif self.sweep:
-                out += lessons.sweep_specs(base, self.sweep, self.values)
+                out += sweep_specs(base, self.sweep, self.values)
             else:
-                out += lessons.variant_specs(base, self.variants, **self.strengths())
+                out += variant_specs(base, self.variants, **self.strengths())
         return out
 
     def entries(self, store: RunStore) -> list[Entry]:

@@ -31,158 +31,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import machine
-from core.cache import CACHE_ENV, RunStore, cache_root
+from core.cache import cache_root
 from core.spec import ExperimentSpec
+from core.worker import (
+    META,
+    TRAININGS_TOPIC,
+    augment_task,
+    background_priority,
+    describe_task,
+    gpu_pinning,
+    prepare_task,
+    train_task,
+    warm_up,
+)
 
 SCHEDULER_ENV = "OVERFITTING_LAB_SCHEDULER"
 WORKERS_ENV = "OVERFITTING_LAB_WORKERS"
-TRAININGS_TOPIC = "trainings"  # one event per run actually trained, for operators and tests
-META = "overfitting-lab"  # this project's corner of the scheduler's metadata store
-PUBLISH_SECONDS = 0.3
-BOARD_POINTS = 150
-CANCEL_CHECK_SECONDS = 0.5
-KEEP_CANCELLED = 64  # partial curves of cancelled runs kept for the pages, newest
-SUMMARY_WIDTH = 100
-
-
-# --- what runs on a worker ---------------------------------------------------------------
-
-
-def board(records: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    """What a task publishes for the live view: at most about BOARD_POINTS records per run
-    (every k-th epoch and the last: a curve on a screen needs no more) and only the latest
-    probe snapshot. The cache keeps every epoch and every snapshot."""
-    out = {}
-    for key, rows in records.items():
-        step = -(-len(rows) // BOARD_POINTS)  # ceiling division
-        last = max((i for i, r in enumerate(rows) if "probe" in r), default=None)
-        out[key] = [
-            r if i == last or "probe" not in r else _without_probe(r)
-            for i, r in enumerate(rows)
-            if i % step == 0 or i in (len(rows) - 1, last)
-        ]
-    return out
-
-
-def _without_probe(record: dict) -> dict:
-    return {k: v for k, v in record.items() if k != "probe"}
-
-
-def train_task(spec_dicts: list[dict], cache: str, task: str) -> list[str]:
-    """Run or load every spec, publishing the records so far to the scheduler."""
-    from distributed import get_client, get_worker
-
-    from core.runner import execute
-
-    os.environ[CACHE_ENV] = cache  # uploads and downloads live in the client's cache folder
-    client, worker = get_client(), get_worker()
-    specs = [ExperimentSpec.from_dict(d) for d in spec_dicts]
-    records: dict[str, list[dict]] = {}
-    last = {"check": 0.0, "publish": 0.0}
-    client.set_metadata([META, "started", task], time.time())
-
-    def should_stop() -> bool:
-        now = time.monotonic()  # one scheduler round-trip at most every half second
-        if now - last["check"] < CANCEL_CHECK_SECONDS:
-            return False
-        last["check"] = now
-        return bool(client.get_metadata([META, "cancel", task], False))
-
-    def progress(key: str, record: dict) -> None:
-        records.setdefault(key, []).append(record)
-        now = time.monotonic()
-        if now - last["publish"] >= PUBLISH_SECONDS:
-            last["publish"] = now
-            client.set_metadata([META, "progress", task], board(records))
-
-    untrained: dict[str, dict] = {}
-
-    def start(key: str, snapshot: dict) -> None:
-        untrained[key] = snapshot  # the first picture, long before the first epoch
-        client.set_metadata([META, "untrained", task], untrained)
-
-    started = time.time()
-    store = RunStore(cache)
-    results = execute(specs, store, on_progress=progress, should_stop=should_stop,
-                      on_start=start)  # fmt: skip
-    client.set_metadata([META, "progress", task], board(records))
-    ended = time.time()
-    for result in results:
-        if not result.cached:
-            worker.log_event(
-                TRAININGS_TOPIC,
-                {
-                    "key": result.run.key,
-                    "task": task,
-                    "start": started,
-                    "end": ended,
-                    "worker": worker.address,
-                },
-            )
-    return [r.run.key for r in results]
-
-
-def describe_task(spec_dicts: list[dict], cache: str) -> list[dict]:
-    """Keras's own summary and parameter count of each spec's model."""
-    from core import datasets
-    from core.models import build_model
-    from core.runtime import tf_runtime
-
-    os.environ[CACHE_ENV] = cache
-    # Keras captures the summary on a Rich console that, without a terminal, is 80 columns
-    # wide and crops the table (the "Param #" column went missing); Rich reads COLUMNS.
-    os.environ["COLUMNS"] = str(SUMMARY_WIDTH + 4)
-    tf_runtime()
-    out = []
-    for raw in spec_dicts:
-        spec = ExperimentSpec.from_dict(raw)
-        model = build_model(spec, datasets.info(spec.dataset))
-        lines: list[str] = []
-        model.summary(print_fn=lambda line, *a, _lines=lines, **k: _lines.append(line),
-                      line_length=SUMMARY_WIDTH)  # fmt: skip
-        out.append({"summary": "\n".join(lines), "params": int(model.count_params())})
-    return out
-
-
-def augment_task(spec_dict: dict, examples, draws: int, cache: str):
-    """The training-time augmentation layers of a spec applied to some examples, `draws`
-    times: images, or rows of a table (Gaussian noise)."""
-    import numpy as np
-
-    from core import datasets
-    from core.models import augmentation_layers
-    from core.runtime import tf_runtime
-
-    os.environ[CACHE_ENV] = cache
-    tf = tf_runtime()
-    spec = ExperimentSpec.from_dict(spec_dict)
-    layers = augmentation_layers(spec, datasets.info(spec.dataset))
-    out = []
-    for _ in range(draws):
-        x = tf.constant(np.asarray(examples, np.float32))
-        for layer in layers:
-            x = layer(x, training=True)
-        out.append(np.asarray(x))
-    return np.stack(out, axis=1)  # [example, draw, ...]
-
-
-def prepare_task(name: str, cache: str) -> dict:
-    """Load a dataset once on a worker: image folders and IMDB need Keras the first time,
-    and then leave a plain .npz that the web server reads without it."""
-    from core import datasets
-
-    os.environ[CACHE_ENV] = cache
-    return datasets.load(name).sizes()
-
-
-def warm_up() -> str:
-    """Import TensorFlow in a fresh worker before anyone waits for it."""
-    from core.runtime import device_name
-
-    return device_name()
+KEEP_RECENT = 64  # cancelled runs' curves, failures, ended tasks: the newest are kept
 
 
 # --- the client side ----------------------------------------------------------------------
+
+
+class _Recent(OrderedDict):
+    """The newest KEEP_RECENT entries: what a long-lived server remembers of runs and
+    tasks that have ended, without growing for ever."""
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > KEEP_RECENT:
+            self.popitem(last=False)
+
+    def pick(self, keys: Sequence[str]) -> dict[str, Any]:
+        return {k: self[k] for k in keys if k in self}
 
 
 @dataclass
@@ -221,8 +103,9 @@ class JobEngine:
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}  # every task not yet forgotten, in submit order
         self._by_key: dict[str, str] = {}  # run key in flight -> its task
-        self._cancelled: OrderedDict[str, list[dict]] = OrderedDict()
-        self._errors: OrderedDict[str, str] = OrderedDict()  # run key -> why it failed
+        self._cancelled = _Recent()  # run key -> its partial curves
+        self._errors = _Recent()  # run key -> why its training failed
+        self._ended = _Recent()  # task id -> (status, message): forgotten, not unknown
         self._ids = itertools.count(1)
 
     @property
@@ -254,9 +137,9 @@ class JobEngine:
             worker_dashboard_address=None,
         )
         client = Client(self._cluster)
-        client.register_plugin(_background_priority())
+        client.register_plugin(background_priority())
         if len(gpus) > 1:
-            client.register_plugin(_gpu_pinning(len(gpus)))
+            client.register_plugin(gpu_pinning(len(gpus)))
         # Keep the futures: Dask forgets a task nobody holds.
         self._warm = [
             client.submit(warm_up, pure=False, workers=[address])
@@ -282,8 +165,6 @@ class JobEngine:
             for key in keys:
                 self._cancelled.pop(key, None)
                 self._errors.pop(key, None)
-            while len(self._errors) > KEEP_CANCELLED:
-                self._errors.popitem(last=False)
             return list(dict.fromkeys(self._by_key[k] for k in keys if k in self._by_key))
 
     def _submit_task(self, fresh: dict[str, ExperimentSpec], about: dict) -> None:
@@ -311,11 +192,11 @@ class JobEngine:
         what stays is the task's name, a few bytes)."""
         for task in [t for t in self._tasks.values() if t.future.done()]:
             del self._tasks[task.id]
-            if task.future.status == "error":
-                message = _message(task.future.exception())
-                for key in task.keys:
-                    self._errors[key] = message
-                    self._errors.move_to_end(key)
+            status = task.future.status
+            message = _message(task.future.exception()) if status == "error" else None
+            self._ended.put(task.id, (status, message))
+            for key in task.keys if message else ():
+                self._errors.put(key, message)
             for key in task.keys:
                 if self._by_key.get(key) == task.id:
                     del self._by_key[key]
@@ -359,7 +240,7 @@ class JobEngine:
             if not board:  # nothing trained yet: perhaps a picture of the untrained networks
                 first = self._metadata("untrained", task.id) or {}
                 untrained |= {k: first[k] for k in mine if k in first}
-            if self._metadata("started", task.id):
+            if board or self._metadata("started", task.id):
                 running += len(mine)
                 seconds += _seconds_left(task, board)
             else:
@@ -389,10 +270,18 @@ class JobEngine:
         except Exception:  # the scheduler is gone: nothing to show, the page says so
             return None
 
+    def _ending(self, task: str) -> tuple[str, str | None]:
+        """(status, message) of a task in flight or, once forgotten, as it ended."""
+        if task in self._tasks:
+            future = self._tasks[task].future
+            failed = future.status == "error"
+            return future.status, _message(future.exception()) if failed else None
+        return self._ended.get(task, ("finished", None))
+
     def status(self, tasks: Sequence[str]) -> str:
-        """finished | error | cancelled | pending, over some tasks (forgotten = finished)."""
+        """finished | error | cancelled | pending, over some tasks."""
         with self._lock:
-            states = [self._tasks[t].future.status for t in tasks if t in self._tasks]
+            states = [self._ending(t)[0] for t in tasks]
         if "error" in states or "lost" in states:
             return "error"
         if "cancelled" in states:
@@ -400,19 +289,16 @@ class JobEngine:
         return "finished" if all(s == "finished" for s in states) else "pending"
 
     def error(self, tasks: Sequence[str]) -> str | None:
+        """Why the first failed one of these tasks failed."""
         with self._lock:
-            futures = [self._tasks[t].future for t in tasks if t in self._tasks]
-        for future in futures:
-            if future.status == "error":
-                return _message(future.exception())
-        return None
+            return next((m for m in (self._ending(t)[1] for t in tasks) if m), None)
 
     def errors(self, keys: Sequence[str]) -> dict[str, str]:
         """Why the latest training of these keys failed, for those that did."""
         with self._lock:
             if self.started:
                 self._forget_finished()
-            return {k: self._errors[k] for k in keys if k in self._errors}
+            return self._errors.pick(keys)
 
     def cancel(self, keys: Sequence[str]) -> None:
         """Stop the tasks training these keys, keeping what they had drawn so far."""
@@ -421,19 +307,16 @@ class JobEngine:
             for task_id in tasks:
                 task = self._tasks[task_id]
                 for key, records in (self._metadata("progress", task_id) or {}).items():
-                    self._cancelled[key] = records
-                    self._cancelled.move_to_end(key)
+                    self._cancelled.put(key, records)
                 for key in task.keys:
                     self._by_key.pop(key, None)
                 self.client.set_metadata([META, "cancel", task_id], True)
                 task.future.cancel()
-            while len(self._cancelled) > KEEP_CANCELLED:
-                self._cancelled.popitem(last=False)
 
     def cancelled(self, keys: Sequence[str]) -> dict[str, list[dict]]:
         """The partial curves of cancelled runs of these keys."""
         with self._lock:
-            return {k: self._cancelled[k] for k in keys if k in self._cancelled}
+            return self._cancelled.pick(keys)
 
     def trainings(self) -> list[dict]:
         """One record per run trained by this cluster's workers: its key, task, and the
@@ -484,39 +367,3 @@ def _seconds_left(task: Task, board: dict[str, list[dict]]) -> float:
     done = {k: rows[-1]["epoch"] for k, rows in board.items() if rows}
     # Runs of one fused group share their epochs: the longest one decides.
     return pace * max(task.epochs[k] - done.get(k, 0) for k in task.keys)
-
-
-WORKER_NICENESS = 10
-
-
-def _background_priority():
-    """A worker plugin: trainings yield the CPU to the web server on the same machine, so
-    pages stay quick while a class trains; idle cycles still all go to training."""
-    from distributed import WorkerPlugin
-
-    class Background(WorkerPlugin):
-        name = "background-priority"
-
-        def setup(self, worker) -> None:
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICENESS)
-
-    return Background()
-
-
-def _gpu_pinning(count: int):
-    """A worker plugin: each worker sees one GPU, chosen by its name (0, 1, ...), before
-    TensorFlow is imported there."""
-    from distributed import WorkerPlugin
-
-    class PinGPU(WorkerPlugin):
-        name = "pin-gpu"
-
-        def setup(self, worker) -> None:
-            try:
-                index = int(worker.name) % count
-            except (TypeError, ValueError):
-                index = 0
-            os.environ["CUDA_VISIBLE_DEVICES"] = str(index)
-
-    return PinGPU()

@@ -1,6 +1,6 @@
 """Teacher presets: one comparison (or sweep) per lesson of the course notes, each with the
-claims its text makes, which bench/lessons.py checks on the mean of three seeds, on the
-validation split and on the held-out test split.
+claims its text makes, which bench/lessons.py checks on three seeds, on the validation
+split and on the held-out test split: every seed must agree, by more than their spread.
 
 A lesson's text is a template: sizes and epochs come from the data and the specs
 ({train} training {noun}, {epochs} epochs), never typed by hand.
@@ -8,48 +8,52 @@ A lesson's text is a template: sizes and epochs come from the data and the specs
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from core import datasets
+from core import datasets, metrics
 from core.cache import Run
-from core.spec import CAPACITIES, DEFAULT_VARIANTS, ExperimentSpec, make_variant
+from core.metrics import MEMORISED, RISE, Margin, above_bar, below
+from core.spec import (
+    CAPACITIES,
+    DEFAULT_VARIANTS,
+    NEEDS_AUGMENTATION,
+    STRENGTHS,
+    ExperimentSpec,
+    sweep_label,
+    sweep_specs,
+    variant_specs,
+    variants_for,
+)
 
 SPLITS = ("validation", "test")
-PREFIX = {"validation": "val_", "test": "test_"}
-RISE = 1.10  # "the validation loss turns upward": it ends at least 10% above its best
 
 
-def final(runs: Sequence[Run], split: str, metric: str = "loss") -> float:
-    """The mean over seeds of the last epoch's value on a split ("train" included)."""
-    key = metric if split == "train" else PREFIX[split] + metric
-    return statistics.fmean(r.history[-1][key] for r in runs)
+@dataclass(frozen=True)
+class Verdict:
+    """A claim on one split: whether it holds, and the margin of each comparison in it."""
+
+    margins: dict[str, Margin] = field(default_factory=dict)  # what is compared -> margin
+    any_of: bool = False  # one comparison holding is enough
+
+    @property
+    def holds(self) -> bool:
+        held = [m.holds for m in self.margins.values()]
+        return bool(held) and (any(held) if self.any_of else all(held))
+
+    def __str__(self) -> str:
+        return "; ".join(f"{what} {margin}" for what, margin in self.margins.items())
 
 
-def rise(runs: Sequence[Run], split: str) -> float:
-    """Mean final loss over the mean loss at the epoch where the mean validation loss was
-    lowest: above 1, the run got worse on this split after its best validation epoch."""
-
-    def curve(key: str) -> list[float]:
-        return [statistics.fmean(r.history[e][key] for r in runs)
-                for e in range(len(runs[0].history))]  # fmt: skip
-
-    val = curve("val_loss")
-    best = val.index(min(val))
-    values = curve(PREFIX[split] + "loss")
-    return values[-1] / values[best]
-
-
-def gap(runs: Sequence[Run], split: str) -> float:
-    """Final loss on the split minus final training loss (both in inference mode)."""
-    return final(runs, split) - final(runs, "train")
+def _histories(runs: Sequence[Run]) -> list:
+    return [r.history for r in runs]
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One sentence of a lesson that the numbers must bear out, on both held-out splits."""
+    """One sentence of a lesson that the numbers must bear out on both held-out splits, on
+    every seed and by more than the spread between seeds (core.metrics.Margin)."""
 
     kind: str  # overfits | beats | any_beats | narrower | shrinks | memorises | valley
     subjects: tuple[str, ...]  # variant labels (for a sweep: in order of the values)
@@ -63,37 +67,39 @@ class Claim:
             "any_beats": f"at least one of {s} ends with lower loss than {self.other}",
             "narrower": f"{s} end(s) with a narrower gap than {self.other}",
             "shrinks": f"the gap shrinks along {s}",
-            "memorises": f"{s} fits its noisy training labels (≥95% accuracy)",
+            "memorises": f"{s} fits its noisy training labels (≥{MEMORISED:.0%} accuracy)",
             "valley": f"the lowest final loss lies strictly inside {s[:60]}…",
         }[self.kind]
 
-    def check(self, runs: dict[str, list[Run]], split: str) -> tuple[bool, str]:
-        """(holds, the numbers) on one split, from every label's runs (one per seed)."""
-        subjects = [runs[s] for s in self.subjects]
+    def check(self, runs: dict[str, list[Run]], split: str) -> Verdict:
+        """The verdict on one split, from every label's runs (one per seed, in seed order)."""
+        seeds = {label: _histories(r) for label, r in runs.items()}
         if self.kind == "overfits":
-            rises = [rise(r, split) for r in subjects]
-            return all(q >= RISE for q in rises), _numbers(rises, "x")
-        if self.kind in ("beats", "any_beats"):
-            mine, theirs = [final(r, split) for r in subjects], final(runs[self.other], split)
-            wins = [m < theirs for m in mine]
-            ok = all(wins) if self.kind == "beats" else any(wins)
-            return ok, f"{_numbers(mine)} vs {theirs:.4f}"
-        if self.kind == "narrower":
-            mine, theirs = [gap(r, split) for r in subjects], gap(runs[self.other], split)
-            return all(m < theirs for m in mine), f"{_numbers(mine)} vs {theirs:.4f}"
-        if self.kind == "shrinks":
-            gaps = [gap(r, split) for r in subjects]
-            return all(a > b for a, b in zip(gaps, gaps[1:], strict=False)), _numbers(gaps)
+            return Verdict({s: above_bar([metrics.rise(h, split) or 0 for h in seeds[s]], RISE)
+                            for s in self.subjects})  # fmt: skip
         if self.kind == "memorises":
-            accuracy = [final(r, "train", "accuracy") for r in subjects]
-            return all(a >= 0.95 for a in accuracy), _numbers(accuracy)
-        losses = [final(r, split) for r in subjects]  # valley
-        lowest = losses.index(min(losses))
-        return 0 < lowest < len(losses) - 1, _numbers(losses)
+            return Verdict({s: above_bar(metrics.finals(seeds[s], "train", "accuracy"),
+                                         MEMORISED) for s in self.subjects})  # fmt: skip
+        if self.kind in ("beats", "any_beats"):
+            theirs = metrics.finals(seeds[self.other], split)
+            return Verdict({s: below(metrics.finals(seeds[s], split), theirs)
+                            for s in self.subjects}, any_of=self.kind == "any_beats")  # fmt: skip
+        gaps = {s: [metrics.gap(h, split) for h in seeds[s]]
+                for s in (*self.subjects, self.other) if s}  # fmt: skip
+        if self.kind == "narrower":
+            return Verdict({s: below(gaps[s], gaps[self.other]) for s in self.subjects})
+        if self.kind == "shrinks":
+            pairs = zip(self.subjects, self.subjects[1:], strict=False)
+            return Verdict({f"{b} < {a}": below(gaps[b], gaps[a]) for a, b in pairs})
+        return self._valley(seeds, split)
 
-
-def _numbers(values: Sequence[float], unit: str = "") -> str:
-    return ", ".join(f"{v:.4f}{unit}" if unit == "" else f"{v:.2f}{unit}" for v in values)
+    def _valley(self, seeds: dict[str, list], split: str) -> Verdict:
+        """The best value inside the range (lowest mean final loss) is below both ends,
+        by a margin."""
+        losses = {s: metrics.finals(seeds[s], split) for s in self.subjects}
+        inside = min(self.subjects[1:-1], key=lambda s: metrics.mean(losses[s]))
+        ends = (self.subjects[0], self.subjects[-1])
+        return Verdict({f"{inside} < {end}": below(losses[inside], losses[end]) for end in ends})
 
 
 @dataclass(frozen=True)
@@ -165,44 +171,10 @@ def _series(items: list) -> str:
 def strengths_used(variants) -> tuple[str, ...]:
     """The strengths (L2, L1, Dropout, augmentation) that change these variants: a slider
     for any other would do nothing."""
-    from core.spec import NEEDS_AUGMENTATION, STRENGTHS
-
     named = {v for v in variants if isinstance(v, str)}
     users = {"l2": {"l2", "combined"}, "l1": {"l1"}, "dropout": {"dropout", "combined"},
              "augment": set(NEEDS_AUGMENTATION)}  # fmt: skip
     return tuple(k for k in STRENGTHS if named & users[k])
-
-
-def variant_specs(base: ExperimentSpec, variants, **strengths) -> list[tuple[str, ExperimentSpec]]:
-    """(label, spec) for named variants and (label, overrides) pairs over one base."""
-    out = []
-    for item in variants:
-        if isinstance(item, str):
-            out.append((item, make_variant(base, item, **strengths)))
-        else:
-            label, overrides = item
-            spec = replace(base, **overrides)
-            spec.validate()
-            out.append((label, spec))
-    return out
-
-
-def sweep_label(knob: str, value: Any) -> str:
-    from core.settings import SETTINGS
-
-    return f"{SETTINGS[knob].label} = {SETTINGS[knob].describe(value)}"
-
-
-def sweep_specs(
-    base: ExperimentSpec, knob: str, values: Sequence
-) -> list[tuple[str, ExperimentSpec]]:
-    """One spec per value of one knob over a base: what a sweep trains, fused."""
-    out = []
-    for value in values:
-        spec = replace(base, **{knob: value})
-        spec.validate()
-        out.append((sweep_label(knob, value), spec))
-    return out
 
 
 def valley(knob: str, values: Sequence) -> tuple[Claim, ...]:
@@ -451,8 +423,6 @@ def default_lesson(dataset: str) -> Lesson | None:
     winners = DEFAULT_WINNERS.get(dataset)
     if winners is None:
         return None
-    from core.spec import variants_for
-
     if winners == REGULARIZERS:
         names = (
             "Every remedy here (less capacity, L2, Dropout, BatchNorm, augmentation, all combined)"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core import settings
 from core.datasets.base import DatasetInfo
 from core.spec import CAPACITIES, ExperimentSpec, SpecError, augmentation_applies
 
@@ -169,6 +170,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("vgg_cifar", "the course's VGG-style CNN", vgg, images_only=True),
     )
 }
+assert tuple(ARCHITECTURES) == settings.ARCHITECTURES, "one builder per architecture name"
 
 
 def check_compatible(spec: ExperimentSpec, info: DatasetInfo) -> None:

@@ -9,34 +9,14 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from core import metrics
 from core.cache import Run
 from core.spec import ExperimentSpec
 
 
 def early_stop(run: Run) -> dict[str, Any] | None:
-    """Where Keras's EarlyStopping(monitor=<validation data loss>, patience,
-    restore_best_weights=True) would have stopped, the epoch whose weights it restores (the
-    best so far), and those weights' test scores — measured during training for this
-    report, never used to choose anything. None when patience is off."""
-    patience = run.spec.patience
-    if not patience:
-        return None
-    best, best_epoch, wait, stopped = math.inf, 1, 0, None
-    for record in run.history:  # Keras's on_epoch_end, epoch by epoch
-        wait += 1
-        value = record["val_loss"]
-        if value is not None and value < best:
-            best, best_epoch, wait = value, record["epoch"], 0
-        elif wait >= patience and record["epoch"] > 1:
-            stopped = record["epoch"]
-            break
-    restored = run.history[best_epoch - 1]
-    return {
-        "stopped": stopped,
-        "restored": best_epoch,
-        "test_loss": restored.get("test_loss"),
-        "test_accuracy": restored.get("test_accuracy"),
-    }
+    """Where Keras's EarlyStopping would have stopped this run (core.metrics.early_stop)."""
+    return metrics.early_stop(run.history, run.spec.patience)
 
 
 def summary_row(label: str, run: Run, cached: bool) -> dict[str, Any]:
@@ -59,7 +39,7 @@ def summary_row(label: str, run: Run, cached: bool) -> dict[str, Any]:
         "test loss": run.test.get("loss"),
         "test acc": run.test.get("accuracy"),
         "gap": gap,
-        "best epoch": run.best_epoch,
+        "best epoch": metrics.best_validation_epoch(run.history),
     }
     stop = early_stop(run)
     if stop is not None:
@@ -141,35 +121,6 @@ def surprise(label: str, run: Run, classes: int) -> str | None:
         f"{label} reaches {fit:.0%} accuracy while training but {inference:.0%} on "
         f"validation (chance is {chance:.0%}): {why}."
     )
-
-
-def headline(entries: Sequence[tuple[str, Run]]) -> str | None:
-    """What this comparison's numbers say, in one sentence (true by construction): the
-    lowest final validation loss (mean over seeds), and how far the baseline rose."""
-    finals: dict[str, list[float]] = {}
-    for label, run in entries:
-        if run.history[-1]["val_loss"] is not None:
-            finals.setdefault(label, []).append(run.history[-1]["val_loss"])
-    if len(finals) < 2:
-        return None
-    means = {label: statistics.fmean(v) for label, v in finals.items()}
-    best = min(means, key=means.get)
-    text = f"Lowest final validation loss: **{best}** ({means[best]:.3f})"
-    baseline = [run for label, run in entries if label == "baseline"]
-    if baseline and best != "baseline":
-        runs = baseline
-        val = [statistics.fmean(r.history[e]["val_loss"] or math.inf for r in runs)
-               for e in range(len(runs[0].history))]  # fmt: skip
-        low = min(val)
-        if low > 0 and val[-1] > 1.05 * low:
-            epoch = val.index(low) + 1
-            text += (
-                f"; the baseline ends at {val[-1]:.3f}, {val[-1] / low - 1:.0%} above its "
-                f"best (epoch {epoch})"
-            )
-        else:
-            text += f"; the baseline ends at {means['baseline']:.3f}"
-    return text + "."
 
 
 def sweep_points(entries: Sequence[tuple[str, Sequence[dict]]]) -> list[dict[str, Any]]:

@@ -111,7 +111,7 @@ def _train(
     finished: dict[str, Run] = {}
     by_data: dict[tuple, list[tuple[str, ExperimentSpec]]] = {}
     for key, spec in specs.items():
-        by_data.setdefault((spec.dataset, *spec.data_params().values()), []).append((key, spec))
+        by_data.setdefault(spec.data(), []).append((key, spec))
     for items in by_data.values():
         data = datasets.for_spec(items[0][1])
         keys = [k for k, _ in items]

@@ -8,11 +8,41 @@ changes everywhere. Per-dataset defaults come from the dataset registry (core.da
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from core.models import ARCHITECTURES
-from core.spec import AUGMENTATIONS, CAPACITIES, OPTIMIZERS, ExperimentSpec, SpecError
+# The allowed values of the choice knobs. core.models builds one architecture per name.
+CAPACITIES = ("tiny", "small", "medium", "large", "huge")
+AUGMENTATIONS = ("none", "light", "strong")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+ARCHITECTURES = ("mlp", "cnn", "sign_cnn", "vgg_cifar")
+
+
+class SpecError(ValueError):
+    """A value that cannot describe a run; the message says which setting and why."""
+
+
+def convert(kind: type, text: str) -> Any:
+    """A value of this kind from text (a link, a flag, a hand-edited file): ValueError
+    when it is not one. NaN and infinities never make sense in a spec."""
+    if kind is bool:
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("use true or false")
+    if kind is int:
+        number = float(text)  # "1e3" is a fine way to say 1000
+        if not math.isfinite(number) or not number.is_integer():
+            raise ValueError("a whole number is needed")
+        return int(number)
+    if kind is float:
+        number = float(text)
+        if not math.isfinite(number):
+            raise ValueError("a finite number is needed")
+        return number
+    return text
+
 
 L2_STEPS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 L1_STEPS = (1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
@@ -34,7 +64,6 @@ class Setting:
     strength: Any = None  # what a named variant that turns this on uses by default
     url: str = ""
     cli: str = ""
-    log: bool = False  # spans orders of magnitude: log axes, geometric sweeps
     sweep: tuple = ()  # the values a sweep of this knob offers by default
 
     def describe(self, value: Any) -> str:
@@ -89,26 +118,6 @@ class Setting:
         )
 
 
-def convert(kind: type, text: str) -> Any:
-    if kind is bool:
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError("use true or false")
-    if kind is int:
-        number = float(text)  # "1e3" is a fine way to say 1000
-        if not math.isfinite(number) or not number.is_integer():
-            raise ValueError("a whole number is needed")
-        return int(number)
-    if kind is float:
-        number = float(text)
-        if not math.isfinite(number):
-            raise ValueError("a finite number is needed")
-        return number
-    return text
-
-
 _TABLE = [
     Setting(
         "data_noise",
@@ -141,7 +150,7 @@ _TABLE = [
         "Architecture",
         "A dense network (mlp) or a convolutional one for images.",
         str,
-        choices=tuple(ARCHITECTURES),
+        choices=ARCHITECTURES,
         cli="--arch",
     ),
     Setting(
@@ -167,7 +176,6 @@ _TABLE = [
         strength=1e-3,
         url="l2",
         cli="--l2",
-        log=True,
         sweep=(1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
     ),
     Setting(
@@ -183,7 +191,6 @@ _TABLE = [
         strength=1e-4,
         url="l1",
         cli="--l1",
-        log=True,
         sweep=(1e-6, 1e-5, 1e-4, 1e-3, 1e-2),
     ),
     Setting(
@@ -240,14 +247,15 @@ _TABLE = [
         "label_noise",
         "Label noise",
         "The fraction of training labels replaced by random ones (validation and test "
-        "labels stay clean): a big network memorises them anyway.",
+        "labels stay clean): a big network memorises them anyway. At 1, every label is "
+        "random: nothing is left to learn, yet the network can fit them all.",
         float,
         0.0,
-        0.9,
+        1.0,
         step=0.05,
         url="ln",
         cli="--label-noise",
-        sweep=(0.0, 0.1, 0.2, 0.4, 0.6, 0.8),
+        sweep=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
     ),
     Setting(
         "epochs",
@@ -287,7 +295,6 @@ _TABLE = [
         1e-5,
         1.0,
         cli="--learning-rate",
-        log=True,
     ),
     Setting(
         "patience",
@@ -326,14 +333,13 @@ _TABLE = [
 ]
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in _TABLE}
-SPEC_FIELDS = tuple(f.name for f in fields(ExperimentSpec))
 # The knobs a sweep can run along, in the order the Sweep page offers them.
 SWEEPABLE = ("capacity", "l2", "l1", "dropout", "train_size", "label_noise", "epochs", "data_noise")
 
 
-def validate_spec(spec: ExperimentSpec) -> None:
-    if not spec.dataset:
-        raise SpecError("dataset must be named")
-    for name in SPEC_FIELDS:
+def check(values: dict[str, Any]) -> None:
+    """SpecError for the first value outside its setting's range (names without a setting,
+    such as the dataset, are the caller's to check)."""
+    for name, value in values.items():
         if name in SETTINGS:
-            SETTINGS[name].check(getattr(spec, name))
+            SETTINGS[name].check(value)

@@ -9,29 +9,28 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from core.settings import CAPACITIES, SETTINGS, SpecError, check, convert
+
+__all__ = ["CAPACITIES", "SpecError", "ExperimentSpec"]
+
 # Bump when a change to training or to the stored record makes old cache entries wrong.
-SCHEMA_VERSION = 3
-
-CAPACITIES = ("tiny", "small", "medium", "large", "huge")
-AUGMENTATIONS = ("none", "light", "strong")
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
-
-
-class SpecError(ValueError):
-    """A spec that cannot describe a run; the message says which field and why."""
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
 class ExperimentSpec:
     """Everything that changes a result, and nothing else.
 
-    The seed sets initial weights, dropout masks and augmentation draws. The split, the
-    training subset, the noisy labels and the batch order belong to the data, so every
-    variant of a comparison sees the same examples in the same order — which is also what
-    lets variants train fused in one graph.
+    The seed sets initial weights, dropout masks, augmentation draws and the batch order,
+    as a rerun of Keras's fit(shuffle=True) changes them all. The split, the training
+    subset and the noisy labels belong to the data. Variants of one seed see the same
+    examples in the same order (a paired comparison), which is also what lets them train
+    fused in one graph.
     """
 
     dataset: str = "digits"
@@ -79,9 +78,9 @@ class ExperimentSpec:
         return cls.from_dict(json.loads(text))
 
     def validate(self) -> None:
-        from core import settings  # the table imports the model registry, which imports us
-
-        settings.validate_spec(self)
+        if not self.dataset:
+            raise SpecError("dataset must be named")
+        check(self.to_dict())
 
     def key(self, fingerprint: str) -> str:
         """Content address of this run: the spec, the exact data, and the cache schema."""
@@ -92,11 +91,16 @@ class ExperimentSpec:
         """What selects the data itself, beyond the dataset's name."""
         return {"noise": self.data_noise, "size": self.data_size}
 
+    def data(self) -> tuple:
+        """Which data this trains on: specs that agree on it load the same arrays."""
+        return (self.dataset, self.data_noise, self.data_size)
+
     def fusion_group(self) -> tuple:
-        """Specs that agree on this can train as branches of one graph: the same data pool
-        and batch size. Everything else lives inside a branch — the training subset and its
-        noisy labels too, and the epochs (a shorter run is a prefix of a longer one)."""
-        return (self.dataset, self.data_noise, self.data_size, self.batch_size)
+        """Specs that agree on this can train as branches of one graph: the same data pool,
+        batch size and seed (which orders the batches). Everything else lives inside a
+        branch — the training subset and its noisy labels too, and the epochs (a shorter
+        run is a prefix of a longer one)."""
+        return (*self.data(), self.batch_size, self.seed)
 
     def branch(self) -> ExperimentSpec:
         """The training this run is a prefix of: runs that differ only in epochs and in
@@ -104,33 +108,22 @@ class ExperimentSpec:
         return replace(self, epochs=1, patience=0)
 
 
+_KINDS = {"bool": bool, "int": int, "float": float, "str": str}
+
+
 def _coerce(name: str, type_name: str, value: Any) -> Any:
     # Field types are strings under `from __future__ import annotations`.
+    kind = _KINDS[type_name]
     try:
-        if type_name == "bool":
-            if isinstance(value, str):
-                if value.lower() in ("1", "true", "yes", "on"):
-                    return True
-                if value.lower() in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError
-            if not isinstance(value, bool | int):
-                raise ValueError
+        if isinstance(value, str):
+            return convert(kind, value)
+        if kind is bool and isinstance(value, int):  # a bool is an int; 0 reads as False
             return bool(value)
-        if type_name == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        if type_name == "float":
-            if isinstance(value, bool):
-                raise ValueError
-            result = float(value)
-            if result != result or result in (float("inf"), float("-inf")):
-                raise ValueError  # NaN and infinities never make sense in a spec
-            return result
-        if not isinstance(value, str):
-            raise ValueError
-        return value
+        if kind in (int, float) and not isinstance(value, bool):
+            number = float(value)
+            if math.isfinite(number) and (kind is float or number.is_integer()):
+                return number if kind is float else int(value)
+        raise ValueError
     except (TypeError, ValueError, OverflowError):
         raise SpecError(f"{name}: {value!r} is not a valid {type_name}") from None
 
@@ -172,9 +165,7 @@ def smaller_capacity(capacity: str) -> str:
 def make_variant(base: ExperimentSpec, name: str, **strengths: Any) -> ExperimentSpec:
     """The spec of a named variant over a base spec. Strengths not given (l2, l1, dropout,
     augment) take their defaults from core.settings."""
-    from core import settings
-
-    s = {k: strengths.get(k, settings.SETTINGS[k].strength) for k in STRENGTHS}
+    s = {k: strengths.get(k, SETTINGS[k].strength) for k in STRENGTHS}
     changes: dict[str, dict[str, Any]] = {
         "baseline": {},
         "small": {"capacity": smaller_capacity(base.capacity)},
@@ -211,3 +202,33 @@ def describe(spec: ExperimentSpec, default_capacity: str) -> str:
     combined = spec.l2 and spec.dropout and spec.batchnorm and spec.augment != "none"
     name = "combined" if combined and not spec.l1 else " + ".join(on) or "baseline"
     return name if spec.capacity == default_capacity else f"{name} ({spec.capacity})"
+
+
+def variant_specs(base: ExperimentSpec, variants, **strengths) -> list[tuple[str, ExperimentSpec]]:
+    """(label, spec) for named variants and (label, overrides) pairs over one base."""
+    out = []
+    for item in variants:
+        if isinstance(item, str):
+            out.append((item, make_variant(base, item, **strengths)))
+        else:
+            label, overrides = item
+            spec = replace(base, **overrides)
+            spec.validate()
+            out.append((label, spec))
+    return out
+
+
+def sweep_label(knob: str, value: Any) -> str:
+    return f"{SETTINGS[knob].label} = {SETTINGS[knob].describe(value)}"
+
+
+def sweep_specs(
+    base: ExperimentSpec, knob: str, values: Sequence
+) -> list[tuple[str, ExperimentSpec]]:
+    """One spec per value of one knob over a base: what a sweep trains, fused."""
+    out = []
+    for value in values:
+        spec = replace(base, **{knob: value})
+        spec.validate()
+        out.append((sweep_label(knob, value), spec))
+    return out

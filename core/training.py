@@ -20,8 +20,11 @@ What is recorded, per branch and epoch:
 - val_loss / val_accuracy: the validation split, same mode;
 - test_loss / test_accuracy: the test split, same mode, for reporting only (the final
   score, and early stopping's restored weights); nothing is ever chosen by it;
-- fit_loss / fit_accuracy: the running average during the epoch, as Keras's fit reports it;
-- penalty: the L1/L2 term at the end of the epoch. Losses above never include it;
+- fit_loss / fit_accuracy / fit_penalty: running averages during the epoch, in training
+  mode (Dropout and augmentation active), as Keras's fit reports them: its printed `loss`
+  is fit_loss + fit_penalty;
+- penalty: the L1/L2 term at the end of the epoch (Keras's printed `val_loss` is val_loss +
+  penalty). The losses above never include it;
 - norms: each kernel's L2 norm; and at snapshot epochs, `probe`: the predictions over the
   input plane or line (core.probes).
 Per run, the histogram of the final kernel weights.
@@ -41,20 +44,21 @@ from typing import Any
 import numpy as np
 
 from core import probes
-from core.cache import Run
+from core.cache import EPOCH_NUMBERS, Run
 from core.datasets.base import Data
 from core.models import build_model, kernel_layers
 from core.optimizers import FusedOptimizer
 from core.runtime import device_name, has_gpu, tf_runtime, versions
 from core.spec import ExperimentSpec
 
-ORDER_SEED = 1234  # batch order belongs to the data, not to the spec's seed
+ORDER_SEED = 1234  # mixed with the spec's seed: each seed its own batch order
 EVAL_TRAIN_MAX = 10_000  # inference-mode training metrics use at most this many examples
 EVAL_BATCH = 1024
 CHUNK_SECONDS = 0.5  # report progress about this often
 XLA_CHUNK = 16  # epochs per compiled call under XLA: a fixed shape, compiled once
 HISTOGRAM_BINS = 40
-COLUMNS = 9  # per branch and epoch: fit, train, val, test (loss and accuracy), penalty
+COLUMNS = len(EPOCH_NUMBERS)  # per branch and epoch, then each kernel's norm
+FIT_COLUMNS = 3  # the first columns, summed over the epoch's steps: loss, accuracy, penalty
 
 OnEpoch = Callable[[int, dict[str, Any]], None]
 OnRun = Callable[[int, Run], None]
@@ -228,24 +232,25 @@ def _finite(value, digits: int = 6) -> float | None:
 
 
 def _record(epoch: int, row: np.ndarray, layers: int, seconds: float, task: str) -> dict:
-    names = ("fit_loss", "fit_accuracy", "loss", "accuracy", "val_loss", "val_accuracy",
-             "test_loss", "test_accuracy", "penalty")  # fmt: skip
     record: dict[str, Any] = {"epoch": epoch}
-    for name, value in zip(names, row[:COLUMNS], strict=True):
+    for name, value in zip(EPOCH_NUMBERS, row[:COLUMNS], strict=True):
         classify = task != "regression" or not name.endswith("accuracy")
         record[name] = _finite(value) if classify else None
     record["seconds"] = round(seconds, 5)
-    record["norms"] = [v for v in (_finite(n, 5) for n in row[COLUMNS : COLUMNS + layers])
-                       if v is not None]  # fmt: skip
+    norms = [_finite(n, 5) for n in row[COLUMNS : COLUMNS + layers]]
+    # All or none: a norm missing from the middle would shift the rest onto other layers.
+    record["norms"] = norms if None not in norms else []
     return record
 
 
-def epoch_orders(n: int, first_epoch: int, count: int) -> np.ndarray:
-    """The batch order of each epoch: a function of the training-set size and epoch number
-    only, so a variant sees the same batches fused or alone."""
+def epoch_orders(n: int, first_epoch: int, count: int, seed: int) -> np.ndarray:
+    """The batch order of each epoch: a function of the seed, the training-set size and
+    the epoch number only, so a variant sees the same batches fused or alone, every
+    variant of a seed sees the same ones, and another seed reshuffles as a rerun of
+    Keras's fit(shuffle=True) does."""
     return np.stack(
         [
-            np.random.default_rng([ORDER_SEED, n, first_epoch + e]).permutation(n)
+            np.random.default_rng([ORDER_SEED, seed, n, first_epoch + e]).permutation(n)
             for e in range(count)
         ]
     ).astype(np.int32)
@@ -275,6 +280,7 @@ class _FusedLoop:
         import keras
 
         self.tf, self.task = tf, data.info.task
+        self.seed = specs[0].seed  # one per fusion group
         self.sizes = [data.train_count(s.train_size) for s in specs]
         self.n = max(self.sizes)
         self.uniform = len(set(self.sizes)) == 1
@@ -325,14 +331,14 @@ class _FusedLoop:
         return tf.constant(labels, dtype=tf.int32 if self.task == "multiclass" else tf.float32)
 
     def run(self, first_epoch: int, count: int) -> np.ndarray:
-        """Train `count` epochs (at most max_chunk); [epoch, branch] = fit loss/acc, train
-        loss/acc, val loss/acc, test loss/acc, penalty, then each kernel's norm."""
+        """Train `count` epochs (at most max_chunk); [epoch, branch] = the EPOCH_NUMBERS
+        columns, then each kernel's norm."""
         if self.uniform:
-            orders = epoch_orders(self.n, first_epoch, count)
+            orders = epoch_orders(self.n, first_epoch, count, self.seed)
         else:  # each branch its own permutation of its own examples, padded to the pool
             orders = np.zeros((count, len(self.sizes), self.n), np.int32)
             for b, n in enumerate(self.sizes):
-                orders[:, b, :n] = epoch_orders(n, first_epoch, count)
+                orders[:, b, :n] = epoch_orders(n, first_epoch, count, self.seed)
         if self.xla:  # XLA compiles per input shape: always hand it the same one
             pad = np.zeros((XLA_CHUNK - count, *orders.shape[1:]), np.int32)
             orders = np.concatenate([orders, pad])
@@ -398,7 +404,8 @@ class _FusedLoop:
 
     def _step(self, branches: Sequence[int], index):
         """One optimizer step of the given branches on the same batch of positions in the
-        pool; returns each branch's summed data loss and correct count on that batch."""
+        pool; returns each branch's summed data loss, correct count and penalty (times the
+        batch size) on that batch, the penalty as the step saw it, before its update."""
         tf = self.tf
         x = tf.cast(tf.gather(self.x, index), tf.float32)
         models = [self.models[b] for b in branches]
@@ -407,12 +414,13 @@ class _FusedLoop:
                 self._per_example(tf.gather(self.y[b], index), m(x, training=True))
                 for b, m in zip(branches, models, strict=True)
             ]
+            penalties = [self._penalty(m) for m in models]
             # Each branch's loss depends on its own weights only: the sum gives each branch
             # exactly its own gradient.
             total = tf.add_n(
                 [
-                    tf.reduce_mean(loss) + self._penalty(m)
-                    for (loss, _), m in zip(stats, models, strict=True)
+                    tf.reduce_mean(loss) + penalty
+                    for (loss, _), penalty in zip(stats, penalties, strict=True)
                 ]
             )
         variables = [m.trainable_variables for m in models]
@@ -421,7 +429,13 @@ class _FusedLoop:
         for b, vs in zip(branches, variables, strict=True):
             self.optimizers[b].apply(grads[start : start + len(vs)])
             start += len(vs)
-        return tf.stack([tf.stack([tf.reduce_sum(loss), tf.reduce_sum(c)]) for loss, c in stats])
+        # Keras's fit reports the running mean of data loss plus penalty, weighted by batch
+        # size: the penalty is summed per example like the loss, so both divide by n.
+        size = tf.cast(tf.shape(index)[0], tf.float32)
+        return tf.stack([
+            tf.stack([tf.reduce_sum(loss), tf.reduce_sum(c), size * penalty])
+            for (loss, c), penalty in zip(stats, penalties, strict=True)
+        ])  # fmt: skip
 
     def _measure(self, static: bool):
         """Inference-mode sums per branch, [branch, (train loss, train correct, val loss, val
@@ -481,7 +495,7 @@ class _FusedLoop:
         tf = self.tf
         n, batch = self.n, self.batch
         everyone = range(len(self.models))
-        fit = tf.zeros([len(self.models), 2])
+        fit = tf.zeros([len(self.models), FIT_COLUMNS])
         if static:  # full batches, then the smaller last one as its own step
             full, rest = divmod(n, batch)
             if full:
@@ -499,7 +513,7 @@ class _FusedLoop:
         tf = self.tf
         rows = []
         for b, n in enumerate(self.sizes):
-            fit = tf.zeros([2])
+            fit = tf.zeros([FIT_COLUMNS])
             for start in tf.range(0, n, self.batch):
                 fit += self._step([b], orders[b, start : tf.minimum(start + self.batch, n)])[0]
             rows.append(fit / n)

@@ -1,5 +1,5 @@
 """Compare: the variants of one comparison side by side, live while they train."""
 
-from ui import views
+from ui import live
 
-views.page()
+live.page()

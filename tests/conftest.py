@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -48,17 +45,3 @@ def apptest_navigation(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
-
-
-def install_project(target: Path) -> Path:
-    """`pip install .` of this project into a folder of its own (no dependencies: they are
-    in this environment already): the engine as a scheduler or a worker would import it."""
-    import subprocess
-
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(ROOT)],
-        capture_output=True, text=True, timeout=300, cwd=target.parent,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    return target

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.cache import RunStore
 from core.comparison import Comparison
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 APP = str(ROOT / "streamlit_app.py")
 TINY = {"ds": "iris", "v": "baseline,dropout", "ep": "3", "cap": "tiny"}

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from bench._harness import CHROMIUM_ARGS, chromium, serve_app
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 CHROMIUM = chromium()
 ARTIFACTS = ROOT / "test-artifacts"

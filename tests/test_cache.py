@@ -1,38 +1,13 @@
 """The run store: plain JSON round trips, one schema checked on every read, and entries that
 are not run records set aside instead of crashing the reader."""
 
-import hashlib
 import json
 
 import pytest
 
-from core.cache import CacheError, Run, RunStore, parse
-from core.spec import SCHEMA_VERSION, ExperimentSpec
-
-
-def key(name: str) -> str:
-    """A well-formed run key for a readable name."""
-    return hashlib.sha256(name.encode()).hexdigest()[:24]
-
-
-def make_run(name="k1", seed=0, created=1.0, epochs=3) -> Run:
-    spec = ExperimentSpec(dataset="iris", seed=seed, epochs=epochs)
-    history = tuple(
-        {"epoch": e, "loss": 1.0 / e, "val_loss": 1.2 / e, "test_loss": 1.3 / e,
-         "fit_loss": 1.1 / e, "penalty": 0.0, "accuracy": 0.5, "val_accuracy": 0.4,
-         "test_accuracy": 0.45, "fit_accuracy": 0.5, "seconds": 0.01, "norms": [1.0, 2.0]}
-        for e in range(1, epochs + 1)
-    )  # fmt: skip
-    return Run(
-        key=key(name),
-        spec=spec,
-        fingerprint="fp",
-        history=history,
-        params=123,
-        layers=("dense_1", "output"),
-        histogram={"edges": [-1.0, 0.0, 1.0], "counts": [3, 4]},
-        meta={"created": created, "device": "CPU", "fused_with": 1},
-    )
+from core.cache import CacheError, RunStore, parse
+from core.spec import SCHEMA_VERSION
+from tests.support import key, make_run
 
 
 def test_save_load_round_trip_is_plain_json(cache_dir):
@@ -45,10 +20,9 @@ def test_save_load_round_trip_is_plain_json(cache_dir):
     assert not list((cache_dir / "runs" / run.key).glob(".tmp-*")), "temporary file left"
 
 
-def test_test_scores_and_best_epoch_are_read_from_the_history():
+def test_test_scores_are_read_from_the_last_epoch():
     run = make_run()
     assert run.test == {"loss": pytest.approx(1.3 / 3), "accuracy": 0.45}
-    assert run.best_epoch == 3  # validation loss keeps falling in this record
 
 
 def test_load_many_answers_what_is_cached_once_per_key():

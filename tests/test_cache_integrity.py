@@ -17,8 +17,7 @@ import pytest
 from core.cache import CacheError, RunStore
 from core.runner import execute
 from core.spec import ExperimentSpec
-from tests.conftest import ROOT
-from tests.test_cache import key, make_run
+from tests.support import ROOT, key, make_run
 
 KEYS = [key(f"k{i}") for i in range(6)]
 
@@ -34,7 +33,8 @@ WRITER = textwrap.dedent("""
         key = rng.choice({keys!r})
         epochs = rng.randint(300, 1000)  # within what a spec allows
         history = tuple({{"epoch": e, "loss": rng.random(), "val_loss": rng.random(),
-                         "test_loss": 1.0, "fit_loss": 1.0, "penalty": 0.0, "accuracy": 0.5,
+                         "test_loss": 1.0, "fit_loss": 1.0, "fit_penalty": 0.0,
+                         "penalty": 0.0, "accuracy": 0.5,
                          "val_accuracy": 0.5, "test_accuracy": 0.5, "fit_accuracy": 0.5,
                          "seconds": 0.01}} for e in range(1, epochs + 1))
         store.save(Run(key=key, spec=ExperimentSpec(epochs=epochs), fingerprint="f",

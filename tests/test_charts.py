@@ -4,7 +4,7 @@ import pytest
 import vl_convert
 
 from core import charts, report
-from tests.test_report import run
+from tests.support import history_run as run
 
 LABELS = ["baseline", "dropout", "l2"]
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from core.cli import main
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 HISTORY_FIELDS = {"epoch", "loss", "val_loss", "penalty", "accuracy", "val_accuracy", "seconds"}
 

@@ -18,7 +18,7 @@ from bench._harness import free_port
 from core.cache import RunStore
 from core.comparison import Comparison
 from core.jobs import JobEngine
-from tests.conftest import ROOT, install_project
+from tests.support import ROOT, install_project
 
 pytestmark = pytest.mark.cluster
 DASK = Path(sys.executable).with_name("dask")

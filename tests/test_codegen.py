@@ -17,7 +17,7 @@ from core.codegen import keras_code
 from core.models import build_model
 from core.optimizers import keras_optimizer
 from core.spec import ExperimentSpec
-from tests.test_models import CIFAR, DIGITS, SIGN, TABLE
+from tests.support import CIFAR, DIGITS, SIGN, TABLE
 
 
 def built(code: str):

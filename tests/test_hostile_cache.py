@@ -17,7 +17,7 @@ from core import datasets, safefs
 from core.cache import RunStore
 from core.cli import main
 from core.runner import execute, run_key
-from tests.test_cache import key, make_run
+from tests.support import key, make_run
 
 TINY = datasets.base_spec("iris", capacity="tiny", epochs=1, batch_size=32)
 # The same run from the command line: a one-off variant of iris's defaults.
@@ -182,7 +182,7 @@ def test_an_unwritable_lock_folder_is_one_line(cache_dir, monkeypatch, capsys):
 def test_the_runs_page_survives_a_cache_full_of_garbage(cache_dir, apptest_navigation):
     from streamlit.testing.v1 import AppTest
 
-    from tests.conftest import ROOT
+    from tests.support import ROOT
 
     store = RunStore()
     store.save(make_run("good"))
@@ -234,7 +234,7 @@ def test_any_folder_entries_in_runs_leave_the_listing_whole(cache_dir, tmp_path,
 def test_the_runs_page_never_raises_on_any_record(cache_dir, apptest_navigation, data):
     from streamlit.testing.v1 import AppTest
 
-    from tests.conftest import ROOT
+    from tests.support import ROOT
 
     store = RunStore()
     store.save(make_run("good"))

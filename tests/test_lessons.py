@@ -39,4 +39,4 @@ def test_a_false_claim_is_reported_not_hidden():
                    base=(("epochs", 3), ("capacity", "tiny"), ("label_noise", 0.0)),
                    claims=(Claim("overfits", ("baseline",)),))  # fmt: skip
     (row,) = check(wrong, [0])
-    assert row["validation"][0] is False  # 3 epochs of a tiny network cannot overfit
+    assert not row["validation"].holds  # 3 epochs of a tiny network cannot overfit

@@ -1,35 +1,7 @@
 import pytest
 
 from core import report
-from core.cache import Run
-from core.spec import ExperimentSpec
-
-
-def run(seed: int, val: list[float], train: list[float], penalty=0.0, patience=0) -> Run:
-    history = tuple(
-        {
-            "epoch": i + 1,
-            "loss": t,
-            "val_loss": v,
-            "test_loss": 0.5 + 0.01 * i,
-            "fit_loss": t,
-            "penalty": penalty,
-            "accuracy": 0.9,
-            "val_accuracy": 0.8 + 0.01 * i,
-            "test_accuracy": 0.75,
-            "fit_accuracy": 0.9,
-            "seconds": 0.1,
-        }
-        for i, (v, t) in enumerate(zip(val, train, strict=True))
-    )
-    return Run(
-        key=f"{seed:024x}",
-        spec=ExperimentSpec(seed=seed, epochs=len(val), patience=patience),
-        fingerprint="f",
-        history=history,
-        params=100,
-        meta={"train_examples": 64},
-    )
+from tests.support import history_run as run
 
 
 def test_summary_row_reads_what_a_user_compares():
@@ -99,13 +71,6 @@ def test_a_surprising_variant_says_why():
     assert "95% accuracy while training but 5% on validation" in note
     assert "BatchNorm" in note and "3 epochs of 2 batches is 6 steps" in note
     assert report.surprise("fine", run(0, [0.5] * 3, [0.4] * 3), classes=2) is None
-
-
-def test_a_headline_says_what_the_numbers_say():
-    text = report.headline([("baseline", run(0, [0.5, 0.3, 0.45], [0.4, 0.2, 0.1])),
-                            ("l2", run(0, [0.5, 0.3, 0.31], [0.4, 0.2, 0.2]))])  # fmt: skip
-    assert text.startswith("Lowest final validation loss: **l2** (0.310)")
-    assert "the baseline ends at 0.450, 50% above its best (epoch 2)" in text
 
 
 def test_sweep_points_are_means_with_the_seed_range():

@@ -10,7 +10,7 @@ import pytest
 
 from core import datasets
 from core.datasets import DatasetError
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
 

@@ -98,7 +98,7 @@ def test_the_sidebar_widgets_are_the_table(apptest_navigation):
     steps and options from the table."""
     from streamlit.testing.v1 import AppTest
 
-    from tests.conftest import ROOT
+    from tests.support import ROOT
 
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
     at.query_params["ds"] = "moons"
@@ -136,7 +136,7 @@ def _find(at, name: str):
 def test_a_lesson_shows_only_sliders_that_change_its_variants(apptest_navigation):
     from streamlit.testing.v1 import AppTest
 
-    from tests.conftest import ROOT
+    from tests.support import ROOT
 
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
     at.query_params["preset"] = "moons-boundary"  # baseline, small, l2, dropout

@@ -5,9 +5,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core import datasets
+from core import datasets, metrics
 from core.spec import VARIANTS, ExperimentSpec, make_variant
 from core.training import Cancelled, epoch_orders, train
+
+
+def best(run) -> int:
+    return metrics.best_validation_epoch(run.history)
+
 
 IRIS = ExperimentSpec(dataset="iris", capacity="medium", epochs=4, batch_size=16, seed=3)
 
@@ -39,8 +44,8 @@ def test_loop_matches_keras_fit_and_reports_the_penalty_apart(optimizer):
     model.compile(keras_optimizer(optimizer, spec.learning_rate), "sparse_categorical_crossentropy")
     n = len(data.y_train)
     for epoch, record in enumerate(run.history):
-        order = epoch_orders(n, epoch, 1)[0]
-        model.fit(
+        order = epoch_orders(n, epoch, 1, spec.seed)[0]
+        printed = model.fit(
             data.x_train[order],
             data.y_train[order],
             batch_size=spec.batch_size,
@@ -53,6 +58,9 @@ def test_loop_matches_keras_fit_and_reports_the_penalty_apart(optimizer):
         keras_train = model.evaluate(data.x_train, data.y_train, verbose=0)
         keras_test = model.evaluate(data.x_test, data.y_test, verbose=0)
         assert penalty > 0.01
+        # What fit prints: the running mean of data loss plus penalty, in training mode.
+        fit_loss = printed.history["loss"][0]
+        assert record["fit_loss"] + record["fit_penalty"] == pytest.approx(fit_loss, rel=2e-3)
         assert record["penalty"] == pytest.approx(penalty, rel=1e-3)
         assert record["val_loss"] == pytest.approx(keras_val - penalty, rel=2e-3, abs=1e-4)
         assert record["loss"] == pytest.approx(keras_train - penalty, rel=2e-3, abs=1e-4)
@@ -93,15 +101,32 @@ def test_each_fused_branch_matches_the_variant_trained_alone():
     ]
     data = datasets.load("iris")
     fused = train(specs, data)
-    branches = len(specs) - 2  # the last two are prefixes of the plain base branch
-    assert {r.meta["fused_with"] for r in fused} == {branches}
+    # The last two are prefixes of the plain base branch; seed 9 shuffles its own batches.
+    branches = len(specs) - 3
+    assert [r.meta["fused_with"] for r in fused] == [branches] * (len(VARIANTS)) + [1] + [
+        branches
+    ] * 5
     for spec, together in zip(specs, fused, strict=True):
         (alone,) = train([spec], data)
         assert alone.meta["fused_with"] == 1 and len(together.history) == spec.epochs
         np.testing.assert_allclose(curves(together), curves(alone), rtol=1e-4, atol=1e-5)
-        assert together.params == alone.params and together.best_epoch == alone.best_epoch
+        assert together.params == alone.params and best(together) == best(alone)
         assert together.histogram == alone.histogram
         assert together.meta["train_examples"] == alone.meta["train_examples"]
+
+
+def test_each_seed_shuffles_its_own_batches_and_every_variant_of_a_seed_shares_them():
+    """As a rerun of fit(shuffle=True): another seed, another batch order every epoch; the
+    variants of one seed are a paired comparison on the same batches."""
+    first = [epoch_orders(120, e, 1, seed=0)[0] for e in range(3)]
+    assert not np.array_equal(first[0], first[1])  # reshuffled every epoch
+    assert all(not np.array_equal(a, epoch_orders(120, e, 1, seed=1)[0])
+               for e, a in enumerate(first))  # fmt: skip
+    assert np.array_equal(first[2], epoch_orders(120, 2, 1, seed=0)[0])  # a function of these
+    assert sorted(first[0]) == list(range(120))
+    base = ExperimentSpec(dataset="iris", l2=1e-3)
+    assert {make_variant(base, v).fusion_group() for v in VARIANTS} == {base.fusion_group()}
+    assert replace(base, seed=1).fusion_group() != base.fusion_group()
 
 
 def test_fused_probe_snapshots_match_the_variant_trained_alone():
@@ -142,7 +167,7 @@ def test_records_are_complete_and_best_epoch_is_the_validation_minimum():
         assert run.spec == spec and len(run.history) == 8
         assert [r["epoch"] for r in run.history] == list(range(1, 9))
         val = [r["val_loss"] for r in run.history]
-        assert run.best_epoch == int(np.argmin(val)) + 1
+        assert best(run) == int(np.argmin(val)) + 1
         assert 0.5 < run.history[-1]["val_accuracy"] <= 1.0  # it learned something real
         assert run.history[-1]["loss"] < run.history[0]["loss"]
         assert all(r["penalty"] == 0.0 for r in run.history)

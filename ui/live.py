@@ -14,9 +14,8 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from core.cache import RunStore
 from core.jobs import Watch
-from ui import views
+from ui import app, render, views
 from ui.engine import engine
 from ui.render import Curve
 from ui.views import View
@@ -96,13 +95,11 @@ def finished(view: View) -> None:
         st.warning(f"Cancelled at epoch {epoch}: the partial curves are shown. Press **Run** "
                    "to train again.")  # fmt: skip
     complete = not view.missing
-    figs = cached_figures(_identity(view), views.loss_scale(), S.get("present", False)) \
+    figs = cached_figures(_identity(view), views.loss_scale(), app.presentation(), view) \
         if complete else None  # fmt: skip
     views.results(view, view.curves(cancelled), "final", figs)
     if complete:
         entries = [(e.label, e.run, e.key not in view.trained_here) for e in view.entries]
-        from ui import render
-
         render.summary_section(entries, view.info.num_classes)
         st.download_button(
             "Histories (CSV)",
@@ -121,19 +118,11 @@ def _identity(view: View) -> tuple:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def cached_figures(identity: tuple, scale: str, presentation: bool) -> dict:
-    """A finished comparison's charts, built once per server and shared by every session."""
-    from ui import render
-
-    entries, epochs, sweep = identity
-    runs = RunStore().load_many([key for _, key, _ in entries])
-    labels = list(dict.fromkeys(label for label, _, _ in entries))
-    curves = [render.Curve(label, seed, runs[key].history) for label, key, seed in entries
-              if key in runs]  # fmt: skip
-    weights = [(label, runs[key].histogram) for label, key, seed in entries
-               if seed == 0 and key in runs and runs[key].histogram]  # fmt: skip
-    return render.figures(curves, labels, epochs, scale, sweep, presentation,
-                          histograms=weights)  # fmt: skip
+def cached_figures(identity: tuple, scale: str, presentation: bool, _view: View) -> dict:
+    """A finished comparison's charts, built once per server and shared by every session.
+    The runs, loss scale and presentation mode key the cache (views.figures reads the
+    same scale and mode from the session); the view, not hashed, holds the loaded runs."""
+    return views.figures(_view, _view.curves())
 
 
 def still_training(view: View) -> None:
@@ -154,3 +143,22 @@ def still_training(view: View) -> None:
         link = "?" + urlencode(about.get("query") or {})
         st.caption(f":material/autorenew: Still training: [{about['title']}]({link}) "
                    f"({about.get('runs', '?')} run(s))")  # fmt: skip
+
+
+def page() -> None:
+    """The Compare and Sweep pages: the view, its header, what is compared, and the
+    results, live or cached."""
+    view = views.open_view(app.comparison())
+    watch = watching(view)
+    views.header(view, busy=watch is not None)
+    line, scale = st.columns([4, 1], vertical_alignment="center")
+    line.caption(views.status_line(view))
+    scale.segmented_control(
+        "Loss axis",
+        ["linear", "log"],
+        default="linear",
+        key="loss_scale",
+        label_visibility="collapsed",
+        help="Linear shows a validation loss that turns upward; log shows every curve whole.",
+    )
+    show(view, watch)

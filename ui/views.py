@@ -291,24 +291,3 @@ def _points(view: View, kind: str) -> list[dict]:
             else:
                 out.append({"x": float(x[i, 0]), "y": float(y[i]), "split": split})
     return out
-
-
-def page() -> None:
-    """The Compare and Sweep pages: the view, its header, what is compared, and the
-    results, live or cached."""
-    from ui import live
-
-    view = open_view(app.comparison())
-    watch = live.watching(view)
-    header(view, busy=watch is not None)
-    line, scale = st.columns([4, 1], vertical_alignment="center")
-    line.caption(status_line(view))
-    scale.segmented_control(
-        "Loss axis",
-        ["linear", "log"],
-        default="linear",
-        key="loss_scale",
-        label_visibility="collapsed",
-        help="Linear shows a validation loss that turns upward; log shows every curve whole.",
-    )
-    live.show(view, watch)

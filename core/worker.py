@@ -1,0 +1,189 @@
+"""What runs on a Dask worker: training tasks that publish their progress and read their
+cancel flag in the scheduler's metadata store, the one-off tasks the pages ask for (model
+summaries, augmentation previews, dataset preparation), and the plugins that set a worker
+up. Imported by worker processes; the web server only names these functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+
+from core.cache import CACHE_ENV, RunStore
+from core.spec import ExperimentSpec
+
+TRAININGS_TOPIC = "trainings"  # one event per run actually trained, for operators and tests
+META = "overfitting-lab"  # this project's corner of the scheduler's metadata store
+PUBLISH_SECONDS = 0.3
+BOARD_POINTS = 150
+CANCEL_CHECK_SECONDS = 0.5
+SUMMARY_WIDTH = 100
+WORKER_NICENESS = 10
+
+
+def board(records: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """What a task publishes for the live view: at most about BOARD_POINTS records per run
+    (every k-th epoch and the last: a curve on a screen needs no more) and only the latest
+    probe snapshot. The cache keeps every epoch and every snapshot."""
+    out = {}
+    for key, rows in records.items():
+        step = -(-len(rows) // BOARD_POINTS)  # ceiling division
+        last = max((i for i, r in enumerate(rows) if "probe" in r), default=None)
+        out[key] = [
+            r if i == last or "probe" not in r else _without_probe(r)
+            for i, r in enumerate(rows)
+            if i % step == 0 or i in (len(rows) - 1, last)
+        ]
+    return out
+
+
+def _without_probe(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != "probe"}
+
+
+def train_task(spec_dicts: list[dict], cache: str, task: str) -> list[str]:
+    """Run or load every spec, publishing the records so far to the scheduler."""
+    from distributed import get_client, get_worker
+
+    from core.runner import execute
+
+    os.environ[CACHE_ENV] = cache  # uploads and downloads live in the client's cache folder
+    client, worker = get_client(), get_worker()
+    specs = [ExperimentSpec.from_dict(d) for d in spec_dicts]
+    records: dict[str, list[dict]] = {}
+    last = {"check": 0.0, "publish": 0.0}
+    client.set_metadata([META, "started", task], time.time())
+
+    def should_stop() -> bool:
+        now = time.monotonic()  # one scheduler round-trip at most every half second
+        if now - last["check"] < CANCEL_CHECK_SECONDS:
+            return False
+        last["check"] = now
+        return bool(client.get_metadata([META, "cancel", task], False))
+
+    def progress(key: str, record: dict) -> None:
+        records.setdefault(key, []).append(record)
+        now = time.monotonic()
+        if now - last["publish"] >= PUBLISH_SECONDS:
+            last["publish"] = now
+            client.set_metadata([META, "progress", task], board(records))
+
+    untrained: dict[str, dict] = {}
+
+    def start(key: str, snapshot: dict) -> None:
+        untrained[key] = snapshot  # the first picture, long before the first epoch
+        client.set_metadata([META, "untrained", task], untrained)
+
+    started = time.time()
+    store = RunStore(cache)
+    results = execute(specs, store, on_progress=progress, should_stop=should_stop,
+                      on_start=start)  # fmt: skip
+    client.set_metadata([META, "progress", task], board(records))
+    ended = time.time()
+    for result in results:
+        if not result.cached:
+            worker.log_event(
+                TRAININGS_TOPIC,
+                {
+                    "key": result.run.key,
+                    "task": task,
+                    "start": started,
+                    "end": ended,
+                    "worker": worker.address,
+                },
+            )
+    return [r.run.key for r in results]
+
+
+def describe_task(spec_dicts: list[dict], cache: str) -> list[dict]:
+    """Keras's own summary and parameter count of each spec's model."""
+    from core import datasets
+    from core.models import build_model
+    from core.runtime import tf_runtime
+
+    os.environ[CACHE_ENV] = cache
+    # Keras captures the summary on a Rich console that, without a terminal, is 80 columns
+    # wide and crops the table (the "Param #" column went missing); Rich reads COLUMNS.
+    os.environ["COLUMNS"] = str(SUMMARY_WIDTH + 4)
+    tf_runtime()
+    out = []
+    for raw in spec_dicts:
+        spec = ExperimentSpec.from_dict(raw)
+        model = build_model(spec, datasets.info(spec.dataset))
+        lines: list[str] = []
+        model.summary(print_fn=lambda line, *a, _lines=lines, **k: _lines.append(line),
+                      line_length=SUMMARY_WIDTH)  # fmt: skip
+        out.append({"summary": "\n".join(lines), "params": int(model.count_params())})
+    return out
+
+
+def augment_task(spec_dict: dict, examples, draws: int, cache: str):
+    """The training-time augmentation layers of a spec applied to some examples, `draws`
+    times: images, or rows of a table (Gaussian noise)."""
+    import numpy as np
+
+    from core import datasets
+    from core.models import augmentation_layers
+    from core.runtime import tf_runtime
+
+    os.environ[CACHE_ENV] = cache
+    tf = tf_runtime()
+    spec = ExperimentSpec.from_dict(spec_dict)
+    layers = augmentation_layers(spec, datasets.info(spec.dataset))
+    out = []
+    for _ in range(draws):
+        x = tf.constant(np.asarray(examples, np.float32))
+        for layer in layers:
+            x = layer(x, training=True)
+        out.append(np.asarray(x))
+    return np.stack(out, axis=1)  # [example, draw, ...]
+
+
+def prepare_task(name: str, cache: str) -> dict:
+    """Load a dataset once on a worker: image folders and IMDB need Keras the first time,
+    and then leave a plain .npz that the web server reads without it."""
+    from core import datasets
+
+    os.environ[CACHE_ENV] = cache
+    return datasets.load(name).sizes()
+
+
+def warm_up() -> str:
+    """Import TensorFlow in a fresh worker before anyone waits for it."""
+    from core.runtime import device_name
+
+    return device_name()
+
+
+def background_priority():
+    """A worker plugin: trainings yield the CPU to the web server on the same machine, so
+    pages stay quick while a class trains; idle cycles still all go to training."""
+    from distributed import WorkerPlugin
+
+    class Background(WorkerPlugin):
+        name = "background-priority"
+
+        def setup(self, worker) -> None:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICENESS)
+
+    return Background()
+
+
+def gpu_pinning(count: int):
+    """A worker plugin: each worker sees one GPU, chosen by its name (0, 1, ...), before
+    TensorFlow is imported there."""
+    from distributed import WorkerPlugin
+
+    class PinGPU(WorkerPlugin):
+        name = "pin-gpu"
+
+        def setup(self, worker) -> None:
+            try:
+                index = int(worker.name) % count
+            except (TypeError, ValueError):
+                index = 0
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(index)
+
+    return PinGPU()

@@ -1,0 +1,43 @@
+"""The numbers every page and check shares: one definition each."""
+
+import pytest
+
+from core import metrics
+from tests.support import history_run
+
+
+def test_best_epoch_is_the_first_lowest_and_ignores_missing_values():
+    assert metrics.best_epoch([0.5, 0.3, 0.3, 0.4]) == 2
+    assert metrics.best_epoch([None, 0.9, 0.2]) == 3
+
+
+def test_a_run_overfits_when_it_ends_ten_percent_above_its_best():
+    turned = history_run(0, [0.5, 0.3, 0.34], [0.4, 0.2, 0.1]).history
+    flat = history_run(0, [0.5, 0.3, 0.32], [0.4, 0.2, 0.1]).history
+    assert metrics.rise(turned) == pytest.approx(0.34 / 0.3)
+    assert metrics.overfitting_onset(turned) == 2 and metrics.overfitting_onset(flat) is None
+    assert metrics.gap(turned) == pytest.approx(0.24)
+
+
+def test_a_difference_holds_only_if_every_seed_agrees_and_it_exceeds_the_seed_spread():
+    clear = metrics.below([0.30, 0.31, 0.29], [0.40, 0.41, 0.42])
+    assert clear.holds and clear.difference == pytest.approx(0.11)
+    assert clear.noise == pytest.approx(0.02)
+    # Every seed agrees, but the baseline's seeds spread wider than the difference.
+    noisy = metrics.below([0.30, 0.31, 0.29], [0.32, 0.45, 0.33])
+    assert all(d > 0 for d in noisy.differences) and not noisy.holds
+    # One seed disagrees: never a claim, however large the mean.
+    split = metrics.below([0.1, 0.1, 0.5], [0.9, 0.9, 0.45])
+    assert split.difference > split.noise and not split.holds
+
+
+def test_a_bar_holds_when_every_seed_clears_it():
+    assert metrics.above_bar([1.2, 1.3, 1.15], metrics.RISE).holds
+    assert not metrics.above_bar([1.2, 1.3, 1.05], metrics.RISE).holds
+
+
+def test_early_stopping_restores_the_best_epoch_seen_before_it_stops():
+    history = history_run(0, [0.5, 0.3, 0.4, 0.45, 0.2], [0.4] * 5).history
+    stop = metrics.early_stop(history, patience=2)
+    assert stop["stopped"] == 4 and stop["restored"] == 2
+    assert metrics.early_stop(history, patience=0) is None
