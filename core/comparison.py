@@ -34,7 +34,12 @@ BASE_KNOBS = ("capacity", "train_size", "label_noise", "data_noise", "data_size"
               "epochs")  # fmt: skip
 LESSON_KNOBS = ("epochs", "patience")
 MAX_SWEEP_VALUES = 10
-QUERY = {"dataset": "ds", "preset": "preset", "variants": "v", "sweep": "sweep", "values": "vals"}
+QUERY = {"dataset": "ds", "preset": "preset", "variants": "v", "sweep": "sweep", "values": "vals",
+         "scale": "scale", "view": "view"}  # fmt: skip
+SCALES = ("linear", "log")  # the loss axis
+# Which losses the curves draw: the data loss alone, in inference mode, on both sets (the
+# app's view), or what Keras's fit prints (core.metrics.printed).
+VIEWS = ("data", "keras")
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,9 @@ class Comparison:
     # A sweep along one knob instead of variants.
     sweep: str = ""
     values: tuple = ()
+    # How the curves are drawn; "" for the view: the lesson's, else "data".
+    scale: str = "linear"
+    view: str = ""
 
     # --- what it means ------------------------------------------------------------
 
@@ -160,6 +168,10 @@ class Comparison:
 
     def is_sweep(self) -> bool:
         return bool(self.sweep or (self.lesson and self.lesson.sweep))
+
+    def loss_view(self) -> str:
+        """Which losses the curves draw (VIEWS): the link's choice, else the lesson's."""
+        return self.view or (self.lesson.view if self.lesson else "data")
 
     def sweep_knob(self) -> str:
         return self.lesson.sweep if self.lesson and self.lesson.sweep else self.sweep
@@ -261,6 +273,11 @@ def _parse(name: str, raw: str, so_far: dict) -> tuple[Any, str | None]:
     if name == "sweep":
         if raw not in SWEEPABLE:
             raise ValueError(f"a sweep runs along one of {', '.join(SWEEPABLE)}")
+        return raw, None
+    if name in ("scale", "view"):
+        allowed = SCALES if name == "scale" else VIEWS
+        if raw not in allowed:
+            raise ValueError(f"choose from {', '.join(allowed)}")
         return raw, None
     if name == "values":
         knob = so_far.get("sweep")

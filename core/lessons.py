@@ -114,6 +114,7 @@ class Lesson:
     sweep: str = ""  # a knob: the lesson is a sweep along it instead of variants
     values: tuple = ()
     claims: tuple[Claim, ...] = ()
+    view: str = "data"  # which losses its curves draw (core.comparison.VIEWS)
 
     def base_spec(self, seed: int = 0, **overrides: Any) -> ExperimentSpec:
         return datasets.base_spec(self.dataset, seed=seed, **(dict(self.base) | overrides))

@@ -27,6 +27,20 @@ def key(split: str, metric: str = "loss") -> str:
     return PREFIX[split] + metric
 
 
+def printed(record: dict[str, Any]) -> dict[str, float | None]:
+    """An epoch's losses as Keras's fit prints them: `loss` is the running mean over the
+    epoch's steps in training mode (Dropout and augmentation active) plus the L1/L2
+    penalty; `val_loss` is measured at the end of the epoch in inference mode plus the
+    penalty. The app's own view (loss, val_loss) is the data loss alone, both sets
+    measured at the end of the epoch in inference mode."""
+
+    def plus(value, penalty):
+        return None if value is None or penalty is None else value + penalty
+
+    return {"loss": plus(record.get("fit_loss"), record.get("fit_penalty")),
+            "val_loss": plus(record.get("val_loss"), record.get("penalty"))}  # fmt: skip
+
+
 # --- one run ----------------------------------------------------------------------------
 
 

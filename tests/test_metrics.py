@@ -41,3 +41,10 @@ def test_early_stopping_restores_the_best_epoch_seen_before_it_stops():
     stop = metrics.early_stop(history, patience=2)
     assert stop["stopped"] == 4 and stop["restored"] == 2
     assert metrics.early_stop(history, patience=0) is None
+
+
+def test_what_keras_prints_adds_the_penalty_to_the_training_mode_and_validation_losses():
+    record = {"fit_loss": 0.3, "fit_penalty": 0.05, "val_loss": 0.4, "penalty": 0.04,
+              "loss": 0.1}  # fmt: skip
+    assert metrics.printed(record) == {"loss": pytest.approx(0.35), "val_loss": pytest.approx(0.44)}
+    assert metrics.printed({"fit_loss": None, "val_loss": 0.4, "penalty": 0.0})["loss"] is None
