@@ -38,6 +38,8 @@ SPARE_BYTES = 20 * 2**20
 
 
 def run_key(spec: ExperimentSpec) -> str:
+    """The spec's cache key; DatasetError for settings its data cannot take."""
+    datasets.check_spec(spec)
     return spec.key(datasets.fingerprint_for(spec))
 
 

@@ -4,31 +4,35 @@ the baseline visibly overfits within the default epochs — that is the lesson."
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import core.datasets.bundled as bundled
 import core.datasets.downloads as downloads
 import core.datasets.files as files
 import core.datasets.generated as generated
-from core import safefs
-from core.cache import cache_root
+from core import config, safefs
+from core.cache import UPLOAD_ID, UPLOADS, RunStore, cache_root
+from core.config import DATA_ROOTS_ENV
 from core.datasets.base import (
     Data,
     DatasetError,
     DatasetInfo,
     Raw,
+    check_label_noise,
     file_digest,
     fingerprint_of,
     split,
 )
 from core.spec import ExperimentSpec
 
-DATA_ROOTS_ENV = "OVERFITTING_LAB_DATA_ROOTS"
 MAX_NAME_CHARS = 1024
 
 
@@ -500,7 +504,32 @@ def base_spec(name: str, **overrides: Any) -> ExperimentSpec:
     spec = ExperimentSpec(**{"dataset": name, **defaults(name), **overrides})
     spec.validate()
     resolve(name).check_params(spec.data_noise, spec.data_size)
+    check_spec(spec)
     return spec
+
+
+def check_spec(spec: ExperimentSpec) -> None:
+    """Settings this data cannot take, refused before anything is queued: label noise on
+    regression data (there are no classes to draw random labels from)."""
+    if spec.label_noise:
+        check_label_noise(info(spec.dataset), spec.label_noise)
+
+
+def training_sizes(spec: ExperimentSpec, sizes: list[int]) -> tuple[list[int], str | None]:
+    """Training-set sizes as this data can give them, and a note when some changed: a size
+    at or above its training split means all of it (0), trained once under one cache key,
+    never as several runs on the same examples labelled with sizes they do not have."""
+    available = len(for_spec(spec).y_train)
+    beyond = [n for n in sizes if n >= available]
+    if not beyond:
+        return list(sizes), None
+    fitted = list(dict.fromkeys(0 if n >= available else n for n in sizes))
+    shown = ", ".join(f"{n:,}" for n in beyond)
+    what = f"training sizes {shown} are" if len(beyond) > 1 else f"training size {shown} is"
+    return fitted, (
+        f"{what} not below the {available:,} training examples {spec.dataset} has: "
+        "trained once, on all of them"
+    )
 
 
 def download(name: str) -> list[Path]:
