@@ -112,13 +112,63 @@ def test_bad_csvs_are_refused_with_a_clear_message(tmp_path, content, message):
         datasets.load(str(path))
 
 
-def test_an_upload_is_kept_by_content_and_found_by_name(cache_dir):
+def upload(filename: str, content: bytes, limit: int = 50 * 2**20) -> str:
+    return datasets.save_upload(filename, io.BytesIO(content), limit)
+
+
+def files_under(folder) -> list:
+    return [p for p in folder.rglob("*") if not p.is_dir()]
+
+
+def test_an_upload_is_kept_by_content_under_a_safe_name_and_found_by_it(cache_dir):
     content = b"label,a\n" + b"".join(f"{i % 2},{i}\n".encode() for i in range(40))
-    name = datasets.save_upload("my data.csv", content)
-    assert name == datasets.save_upload("renamed.csv", content)  # same bytes, same dataset
-    entry = datasets.resolve(name)
-    assert entry.title == "my_data.csv"
+    name = upload("../../../../etc/cron.d/my data.csv", content)
+    assert name == upload("renamed.csv", content)  # same bytes, same dataset, kept once
+    (kept,) = files_under(cache_dir)
+    assert kept.parent.parent == cache_dir / "uploads" and kept.name == "my_data.csv"
+    assert datasets.resolve(name).paths() == [kept]
     assert datasets.load(name).info.num_classes == 2
+
+
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        (b"a,b\n1,2\n", "no label column"),
+        (b"label,a\n" + b"0,1\n1,2\n", "too few"),
+        (b"label,a\n" + b"0,1\n1,2\n" * 150_000, "larger than 1 MB"),
+    ],
+)
+def test_a_refused_upload_leaves_nothing_on_disk(cache_dir, content, words):
+    with pytest.raises(DatasetError, match=words):
+        upload("bad.csv", content, limit=2**20)
+    assert files_under(cache_dir) == []
+
+
+def test_uploads_count_toward_the_cache_cap_and_the_least_recently_used_go(cache_dir):
+    rows = "".join(f"{i % 2},{i}\n" for i in range(40))
+    first = upload("first.csv", f"label,a\n{rows}".encode())
+    second = upload("second.csv", f"label,b\n{rows}".encode())
+    store = RunStore()
+    one = store.size() // 2
+    assert one > 0  # uploads count
+    for age, name in enumerate([second, first]):  # then `first` is opened: the recent one
+        os.utime(cache_dir / "uploads" / name.split(":")[1], (1000 + age, 1000 + age))
+    datasets.resolve(first)
+    RunStore(max_bytes=one).evict()
+    assert datasets.load(first).info.num_classes == 2
+    with pytest.raises(DatasetError, match="no longer on this server"):
+        datasets.resolve(second)
+
+
+def test_an_accepted_upload_evicts_old_entries_under_the_operators_cap(cache_dir, monkeypatch):
+    old = cache_dir / "uploads" / ("0" * 16)
+    old.mkdir(parents=True)
+    with open(old / "old.csv", "wb") as handle:
+        handle.truncate(65 * 2**20)  # sparse: 65 MB that take no disk
+    os.utime(old, (1000, 1000))
+    monkeypatch.setenv("OVERFITTING_LAB_CACHE_MAX_MB", "64")
+    name = upload("new.csv", b"label,a\n" + b"0,1\n1,2\n" * 20)
+    assert not old.exists() and datasets.load(name).info.num_classes == 2
 
 
 def test_an_image_folder_loads_with_one_class_per_subfolder(tmp_path, cache_dir):
