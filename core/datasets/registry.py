@@ -490,9 +490,10 @@ def check_allowed(name: str) -> None:
 
 
 def data_roots() -> list[Path]:
-    configured = os.environ.get(DATA_ROOTS_ENV, "")
-    roots = [Path(p).expanduser().resolve() for p in configured.split(os.pathsep) if p]
-    return roots + [(cache_root() / "data").resolve()]
+    """The operator's data roots, and the cache's data/ folder when it is a real folder: a
+    link planted there must not widen what strangers may read."""
+    own = safefs.real_folder(cache_root(), "data")
+    return [*config.current().data_roots, *([own] if own else [])]
 
 
 @functools.lru_cache(maxsize=4)
