@@ -37,9 +37,8 @@ class CliError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, not a usage screen
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
+    def error(self, message: str):  # one line, not a usage screen: main() prints it
+        raise CliError(message)
 
 
 def console() -> None:
@@ -55,9 +54,9 @@ def console() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.getLogger("overfitting_lab").addHandler(logging.NullHandler())  # notices below
-    args = _parser().parse_args(argv)
     notices: list[str] = []
     try:
+        args = _parser().parse_args(argv)
         config.current()  # the operator's settings, before anything reads one
         store = RunStore()
         notices = store.notices
