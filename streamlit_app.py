@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core import config
 from ui import app, sidebar
 
 # Streamlit runs this file as __main__; the job engine's worker processes are spawned and
@@ -14,6 +15,10 @@ if __name__ == "__main__":
         layout="wide",
         initial_sidebar_state="collapsed" if present else "auto",
     )
+    problem = config.problem()  # the operator's settings: one line, never a traceback
+    if problem:
+        st.error(f"This server cannot start: {problem}")
+        st.stop()
     page = st.navigation(app.pages())
     st.session_state["comparison"] = sidebar.render(sweeping=page.title == "Sweep")
     app.style()

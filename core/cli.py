@@ -17,8 +17,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from core import datasets, lessons, metrics, settings
+from core import config, datasets, lessons, metrics, settings
 from core.cache import CacheError, RunStore
+from core.config import ConfigError
 from core.datasets import DatasetError
 from core.report import early_stop, format_table, run_row, summary_row
 from core.settings import SETTINGS
@@ -36,9 +37,8 @@ class CliError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, not a usage screen
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
+    def error(self, message: str):  # one line, not a usage screen: main() prints it
+        raise CliError(message)
 
 
 def console() -> None:
@@ -54,11 +54,14 @@ def console() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.getLogger("overfitting_lab").addHandler(logging.NullHandler())  # notices below
-    args = _parser().parse_args(argv)
-    store = RunStore()
+    notices: list[str] = []
     try:
+        args = _parser().parse_args(argv)
+        config.current()  # the operator's settings, before anything reads one
+        store = RunStore()
+        notices = store.notices
         return args.handler(args, store)
-    except (DatasetError, SpecError, CacheError, CliError) as exc:
+    except (ConfigError, DatasetError, SpecError, CacheError, CliError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -67,43 +70,57 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     finally:
-        for notice in store.notices:
+        for notice in notices:
             print(f"notice: {notice}", file=sys.stderr)
 
 
 def _flag(group, name: str) -> None:
-    """An argparse option from the settings table: same name, type, choices and help."""
+    """An argparse option from the settings table: same name, type, range and help."""
     setting = SETTINGS[name]
     if setting.kind is bool:
         group.add_argument(setting.cli, action="store_true", default=None, help=setting.help)
         return
     group.add_argument(
-        setting.cli,
-        dest=name,
-        type=_typed(setting),
-        choices=setting.choices or None,
-        help=f"{setting.help} ({_span(setting)})",
+        setting.cli, dest=name, type=_typed(setting), help=f"{setting.help} ({_span(setting)})"
     )
 
 
 def _typed(setting: settings.Setting):
     def convert(text: str):
         try:
-            return settings.convert(setting.kind, text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {setting.kind.__name__}") from None
+            return _value(setting, text)
+        except (ValueError, SpecError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     convert.__name__ = setting.kind.__name__
     return convert
 
 
+KIND_NAMES = {int: "whole number", float: "number", str: "word"}
+
+
+def _value(setting: settings.Setting, text: str):
+    """A value typed on the command line, read as the settings table says: its off word
+    ("off", "all", "none"), or a value of its kind within its range. ValueError or
+    SpecError, whose message is the one line to print, otherwise."""
+    text = text.strip()
+    if setting.off_label and text.lower() == setting.off_label:
+        return setting.off
+    try:
+        value = settings.convert(setting.kind, text)
+    except ValueError:
+        off = f" or {setting.off_label}" if setting.off_label else ""
+        raise ValueError(f"{text[:40]!r} is not a {KIND_NAMES[setting.kind]}{off}") from None
+    setting.check(value)
+    return value
+
+
 def _span(setting: settings.Setting) -> str:
     if setting.choices:
-        return "one of " + ", ".join(map(str, setting.choices))
-    span = f"{setting.describe(setting.low)} to {setting.describe(setting.high)}"
-    return span + (
-        f"; {setting.describe(setting.off)} is {setting.off_label}" if setting.off_label else ""
-    )
+        span = "one of " + ", ".join(map(str, setting.choices))
+    else:
+        span = f"{setting.describe(setting.low)} to {setting.describe(setting.high)}"
+    return span + (f", or {setting.off_label}" if setting.off_label else "")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -199,20 +216,24 @@ def cmd_run(args, store: RunStore) -> int:
     problem = entry.missing()
     if problem:
         raise CliError(problem)
-    base_overrides = _given(args, BASE_KNOBS)
+    base = datasets.base_spec(args.dataset, **_given(args, BASE_KNOBS))
+    if args.train_size:
+        (size,), note = datasets.training_sizes(base, [base.train_size])
+        base = replace(base, train_size=size)
+        _note(note)
     toggles = _given(args, VARIANT_KNOBS)
-    labelled = []
-    for seed in _seeds(args.seeds, args.seed):
-        base = datasets.base_spec(args.dataset, seed=seed, **base_overrides)
-        if args.sweep:
-            knob, values = _sweep(args.sweep)
-            labelled += sweep_specs(replace(base, **toggles), knob, values)
-            continue
+    sweep = _sweep(args.sweep, base) if args.sweep else None
+    if not sweep:
         names = _variant_names(args.variants, datasets.info(args.dataset).modality, toggles)
         variants = [v for v in names if v != "custom"]
-        if "custom" in names:
-            variants.append(("custom", toggles))
-        labelled += variant_specs(base, variants)
+        variants += [("custom", toggles)] if "custom" in names else []
+    labelled = []
+    for seed in _seeds(args.seeds, args.seed):
+        seeded = replace(base, seed=seed)
+        if sweep:
+            labelled += sweep_specs(replace(seeded, **toggles), *sweep)
+        else:
+            labelled += variant_specs(seeded, variants)
     return _run_and_report(labelled, store, args)
 
 
@@ -282,21 +303,27 @@ def _variant_names(text: str | None, modality: str, toggles: dict) -> list[str]:
     return list(dict.fromkeys(names)) + custom
 
 
-def _sweep(text: str) -> tuple[str, list]:
+def _sweep(text: str, base: ExperimentSpec) -> tuple[str, list]:
     knob, _, values = text.partition("=")
     knob = knob.strip().replace("-", "_")
     if knob not in settings.SWEEPABLE:
         raise CliError(f"--sweep runs along one of {', '.join(settings.SWEEPABLE)}, not {knob!r}")
-    setting = SETTINGS[knob]
     try:
-        parsed = [settings.convert(setting.kind, v.strip()) for v in values.split(",") if v.strip()]
-    except ValueError:
-        raise CliError(
-            f"--sweep {knob} takes {setting.kind.__name__} values, not {values!r}"
-        ) from None
-    if len(set(parsed)) < 2:
+        parsed = [_value(SETTINGS[knob], v) for v in values.split(",") if v.strip()]
+    except (ValueError, SpecError) as exc:
+        raise CliError(f"--sweep {knob}: {exc}") from None
+    parsed = list(dict.fromkeys(parsed))
+    if len(parsed) < 2:
         raise CliError("--sweep needs at least two different values, e.g. l2=0,1e-4,1e-3")
-    return knob, list(dict.fromkeys(parsed))
+    if knob == "train_size":
+        parsed, note = datasets.training_sizes(base, parsed)
+        _note(note)
+    return knob, parsed
+
+
+def _note(text: str | None) -> None:
+    if text:
+        print(f"note: {text}", file=sys.stderr)
 
 
 def _seeds(text: str | None, default: int) -> list[int]:

@@ -107,7 +107,8 @@ def data_code(spec: ExperimentSpec, info: DatasetInfo) -> list[str]:
 
 def _standardize(name: str) -> list[str]:
     return [
-        f"mean, std = {name}_train.mean(axis=0), {name}_train.std(axis=0)",
+        f'mean, std = {name}_train.mean(axis=0, dtype="float64"), '
+        f'{name}_train.std(axis=0, dtype="float64")',  # as the app does: no overflow
         "std = np.where(std == 0, 1.0, std)",
         f'{name}_train, {name}_val, {name}_test = (((a - mean) / std).astype("float32") '
         f"for a in ({name}_train, {name}_val, {name}_test))",

@@ -30,8 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import machine
+from core import config, machine
 from core.cache import cache_root
+from core.config import SCHEDULER_ENV as SCHEDULER_ENV  # ui/engine.py reads its name here
 from core.spec import ExperimentSpec
 from core.worker import (
     META,
@@ -45,8 +46,6 @@ from core.worker import (
     warm_up,
 )
 
-SCHEDULER_ENV = "OVERFITTING_LAB_SCHEDULER"
-WORKERS_ENV = "OVERFITTING_LAB_WORKERS"
 KEEP_RECENT = 64  # cancelled runs' curves, failures, ended tasks: the newest are kept
 
 
@@ -96,8 +95,8 @@ class JobEngine:
     """Shared by every session of the web app: thread-safe, started on first use."""
 
     def __init__(self, address: str | None = None, workers: int | None = None):
-        self.address = address or os.environ.get(SCHEDULER_ENV) or None
-        self.workers = workers or int(os.environ.get(WORKERS_ENV, "0") or 0) or None
+        self.address = address or config.current().scheduler
+        self.workers = workers or config.current().workers
         self._client = None
         self._cluster = None
         self._lock = threading.RLock()

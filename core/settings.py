@@ -40,7 +40,7 @@ def convert(kind: type, text: str) -> Any:
         number = float(text)
         if not math.isfinite(number):
             raise ValueError("a finite number is needed")
-        return number
+        return number + 0.0  # -0 is 0: one value, one cache key (numpy refuses scale=-0.0)
     return text
 
 
