@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import vl_convert
 
-from core import charts, datasets, lessons, report
+from core import charts, datasets, lessons, metrics, report
 from core.charts import palette as roles
 from core.charts.palette import GREY
 from core.comparison import Comparison
@@ -203,6 +203,7 @@ def test_the_effect_chart_sorts_variants_draws_the_reference_and_writes_the_marg
     notes = charts.notes(checked, "loss")
     assert notes["l2"] == "✓ 0.20 · 0.26 lower"  # validation · test, means over seeds
     assert notes["dropout"] == "✗ 0.007 · 0.21 lower"  # one seed ends higher on validation
+    assert charts.effects._sizes("beats", [metrics.below([0.5], [0.4])]) == "−0.10 lower"
     assert notes["baseline"] == "✓ rose 67% · 17.6%"  # worst seeds: 0.50 / 0.30, 0.60 / 0.51
     rows = charts.effect_rows({k: [r.history for r in v] for k, v in runs.items()})
     figure = charts.effect(rows, PALETTE, measure="loss", reference="baseline", written=notes)

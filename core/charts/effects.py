@@ -24,7 +24,6 @@ MEASURE = {"overfits": "loss", "beats": "loss", "any_beats": "loss", "narrower":
            "shrinks": "gap"}  # fmt: skip
 TITLES = {"loss": "Final loss  ● validation  ■ test  ○ best validation",
           "gap": "Final gap (held-out − training loss)  ● validation  ■ test"}  # fmt: skip
-DOTS = 0.55  # the share of the plot's width the dots take; the margins are written beside
 
 
 class Checked(Protocol):
@@ -83,19 +82,13 @@ def notes(checked: Sequence[tuple[Checked, str, Any]], measure: str) -> dict[str
 
 
 def _sizes(kind: str, margins: list[Margin]) -> str:
-    """The margins' sizes in words, one per split. "overfits" clears a bar on every seed,
-    so its worst seed is the size."""
+    """The margins' sizes in words, one per split, negative where a split goes the other
+    way. "overfits" clears a bar on every seed, so its worst seed is the size."""
     if kind == "overfits":
         rises = [metrics.RISE + min(m.differences) - 1 for m in margins]
-        return "rose " + " · ".join(f"{r:.0%}" if r >= 0.2 else f"{r:.1%}" for r in rises)
-    words = ("narrower", "wider") if kind in ("narrower", "shrinks") else ("lower", "higher")
-    gap = "gap " if kind in ("narrower", "shrinks") else ""
-    if all(m.difference > 0 for m in margins):
-        return gap + " · ".join(_number(m.difference) for m in margins) + f" {words[0]}"
-    return gap + " · ".join(
-        f"{_number(abs(m.difference))} {words[0] if m.difference > 0 else words[1]}"
-        for m in margins
-    )
+        return "rose " + " · ".join(f"{r:.0%}" if abs(r) >= 0.2 else f"{r:.1%}" for r in rises)
+    word = "narrower" if kind in ("narrower", "shrinks") else "lower"
+    return " · ".join(_number(m.difference) for m in margins) + f" {word}"
 
 
 def size(margin: Margin, holds: str, fails: str) -> str:
@@ -107,7 +100,7 @@ def size(margin: Margin, holds: str, fails: str) -> str:
 
 
 def _number(x: float) -> str:
-    return f"{x:.2f}" if abs(x) >= 0.01 else f"{x:.1g}"
+    return (f"{x:.2f}" if abs(x) >= 0.01 else f"{x:.1g}").replace("-", "−")
 
 
 def effect(
@@ -129,12 +122,14 @@ def effect(
     values = [v for r in rows for v in (r["low"], r["high"])]
     low, high = min(values, default=0.0), max(values, default=1.0)
     pad = 0.08 * (high - low or abs(high) or 1.0)
-    share = DOTS if said else 1.0  # no claim: nothing to write beside the dots
+    # The dots take what the longest margin leaves of the width (all of it with none).
+    longest = max((len(r["note"]) for r in said), default=0)
+    room = round(longest * theme.notes * 0.55) + 24 if said else 0
     scale = alt.Scale(domain=[low - pad, high + pad], nice=False, zero=False,
-                      range=[0, {"expr": f"width * {share}"}])  # fmt: skip
+                      range=[0, {"expr": f"width - {room}"}])  # fmt: skip
     axis = alt.Axis(title=f"final {measure}", tickCount=4)
     x = alt.X("value:Q", scale=scale, axis=axis)
-    y = alt.Y("variant:N", sort=order, title=None, axis=alt.Axis(labelLimit=160))
+    y = alt.Y("variant:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
     y_offset = alt.YOffset("split:N", scale=alt.Scale(domain=list(SPLITS), paddingOuter=0.15))
     colour = {"condition": {"test": "datum.stressed", "field": "variant", "type": "nominal",
                             "scale": palette.scale().to_dict(), "legend": None},
@@ -157,7 +152,7 @@ def effect(
     text = (alt.Chart(alt.Data(values=said))
             .mark_text(align="left", baseline="middle", color=INK, limit=0)
             .encode(y=y, text="note:N",
-                    x=alt.value({"expr": f"width * {share} + 12"})))  # fmt: skip
+                    x=alt.value({"expr": f"width - {room} + 12"})))  # fmt: skip
     layers = [spread, rings, dots, text]
     line = [r for r in rows if r["variant"] == reference and r["kind"] == "final"]
     if line:

@@ -62,12 +62,9 @@ class Palette:
     def stressing(self, labels: Iterable[str]) -> Palette:
         return Palette(self.colours, frozenset(labels) & set(self.labels), self.sequential)
 
-    def scale(self, shown: Iterable[str] | None = None) -> alt.Scale:
-        """Fixed colours for a chart's colour channel; `shown` limits the legend to the
-        labels the chart draws."""
-        keep = set(self.labels if shown is None else shown)
-        pairs = [(label, c) for label, c in self.colours if label in keep]
-        return alt.Scale(domain=[p[0] for p in pairs], range=[p[1] for p in pairs])
+    def scale(self) -> alt.Scale:
+        """Fixed colours for a chart's colour channel, whichever labels it draws."""
+        return alt.Scale(domain=self.labels, range=[c for _, c in self.colours])
 
 
 def by_value(labels: Sequence[str]) -> Palette:
@@ -81,12 +78,12 @@ def by_value(labels: Sequence[str]) -> Palette:
 def by_role(labelled: Sequence[tuple[str, ExperimentSpec]], base: ExperimentSpec) -> Palette:
     """Each label's colour from what its spec changes against the base spec. Runs that
     differ in a data knob rather than a regularizer are a series, coloured by value."""
-    first = dict(labelled)  # a label's first spec stands for its seeds
-    if series_knob(first.values(), base):
-        return by_value(list(first))
+    specs = dict(labelled)  # one spec per label: its seeds differ in nothing else
+    if series_knob(specs.values(), base):
+        return by_value(list(specs))
     others = iter(OTHERS * 3)
     out = []
-    for label, spec in first.items():
+    for label, spec in specs.items():
         role, strength = role_of(spec, base)
         out.append((label, shade(role, strength) if role else next(others)))
     return Palette(tuple(out))
@@ -128,7 +125,7 @@ def strength(knob: str, value) -> float:
     if setting.choices:
         at, default = setting.choices.index(value), setting.choices.index(setting.strength)
         return 0.5 + 0.5 * (at - default) / max(1, len(setting.choices) - 1 - default)
-    where = (lambda v: math.log(v)) if setting.steps else (lambda v: v)
+    where = math.log if setting.steps else float  # decades, or the value itself
     low, mid, high = (where(v) for v in (setting.low, setting.strength, setting.high))
     v = where(min(max(value, setting.low), setting.high))
     return 0.5 * (v - low) / (mid - low) if v <= mid else 0.5 + 0.5 * (v - mid) / (high - mid)

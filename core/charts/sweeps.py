@@ -84,11 +84,11 @@ def sweep_chart(
         tooltip=[alt.Tooltip("label:N", title=title), alt.Tooltip("measure:N"),
                  alt.Tooltip("loss:Q", format=".4f"), alt.Tooltip("seeds:Q")])  # fmt: skip
     dots = base.mark_point(filled=True, size=theme.point * 0.6, opacity=1).encode(
-        y="loss:Q", color=alt.Color("measure:N", scale=inks, legend=None)
+        y="loss:Q", color=measure
     )
     bars = base.mark_rule(strokeWidth=2).encode(
         y=alt.Y("low:Q", title="loss"), y2="high:Q",
-        color=alt.Color("measure:N", scale=inks, legend=None))  # fmt: skip
+        color=measure)  # fmt: skip
     head = alt.Title("Validation curve" if knob != "train_size" else "Learning curve",
                      anchor="start", fontSize=theme.heading, subtitle=list(written),
                      subtitleFontSize=theme.ticks - 3)  # fmt: skip
