@@ -63,8 +63,10 @@ def _fit(spec: ExperimentSpec) -> list[str]:
         *stop,
         ")",
         "print(model.evaluate(x_test, y_test))  # once, at the end",
-        "# Note: with L1/L2, Keras's loss and val_loss include the penalty; compare variants",
-        "# on the cross-entropy alone (add a crossentropy metric), as this app does.",
+        "# history.history['loss'] and ['val_loss'] are the app's curves 'as Keras prints it':",
+        "# loss in training mode (Dropout, augmentation on) plus the L1/L2 penalty, val_loss",
+        "# plus the penalty. The app's own view is the data loss alone (a crossentropy",
+        "# metric), both sets measured in inference mode at the end of each epoch.",
     ]
 
 

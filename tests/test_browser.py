@@ -135,3 +135,35 @@ def test_a_shared_link_to_a_page_opens_it_on_a_fresh_server(server, browser):
     page.goto(f"{server}/runs")
     expect(page.get_by_role("heading", name="Runs")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_the_two_headline_charts_fill_the_first_screen(server, browser, cache_dir):
+    """On a projector (present=1: the sidebar closed) the loss curves and the effect chart
+    share the width of the first screen, each over 540 pixels wide, both wholly inside
+    its 720 pixels; with the sidebar open they still fit, side by side."""
+    import subprocess
+    import sys
+
+    from playwright.sync_api import expect
+
+    query = "ds=iris&v=baseline,dropout,l2&ep=20"
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "run", "--dataset", "iris", "--variants",
+         "baseline,dropout,l2", "--epochs", "20"],
+        cwd=ROOT, env=os.environ | {"OVERFITTING_LAB_CACHE": str(cache_dir)},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    for mode, name, least in (("present=1&", "presentation", 540), ("", "normal", 380)):
+        page = browser.new_page(viewport=PROJECTOR)
+        page.goto(f"{server}/?{mode}{query}")
+        expect(page.get_by_role("button", name="All cached")).to_be_visible(timeout=60_000)
+        settle(page)
+        page.screenshot(path=str(ARTIFACTS / f"headline-{name}-1280x720.png"))
+        curves, effect = (e.bounding_box() for e in page.locator(".vega-embed").all()[:2])
+        for box in (curves, effect):
+            assert box["y"] >= 0 and box["y"] + box["height"] <= PROJECTOR["height"], box
+            assert box["width"] >= least, (mode, box)
+        assert curves["y"] == pytest.approx(effect["y"], abs=2)  # side by side
+        assert curves["x"] + curves["width"] <= effect["x"]
+        assert effect["x"] + effect["width"] <= PROJECTOR["width"]

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from core.jobs import Watch
-from ui import app, render, views
+from ui import app, render, results, views
 from ui.engine import engine
 from ui.render import Curve
 from ui.views import View
@@ -49,7 +49,7 @@ def _starting(view: View) -> None:
     if watch.untrained:  # 2-D or 1-D data: the networks as built, before any training step
         curves = [Curve(e.label, e.spec.seed, [{"epoch": 0, "probe": watch.untrained[e.key]}])
                   for e in view.entries if e.key in watch.untrained]  # fmt: skip
-        views.pictures_section(view, curves, "starting")
+        results.pictures_section(view, curves, "starting")
 
 
 @st.fragment(run_every=1.0)
@@ -59,7 +59,7 @@ def _live(view: View) -> None:
         st.rerun()
     fraction, text = progress(view, watch)
     st.progress(fraction, text=text)
-    views.results(view, view.curves(watch.records), "live")
+    results.results(view, view.curves(watch.records), "live")
 
 
 def progress(view: View, watch: Watch) -> tuple[float, str]:
@@ -95,9 +95,7 @@ def finished(view: View) -> None:
         st.warning(f"Cancelled at epoch {epoch}: the partial curves are shown. Press **Run** "
                    "to train again.")  # fmt: skip
     complete = not view.missing
-    figs = cached_figures(_identity(view), views.loss_scale(), app.presentation(), view) \
-        if complete else None  # fmt: skip
-    views.results(view, view.curves(cancelled), "final", figs)
+    results.results(view, view.curves(cancelled), "final")
     if complete:
         entries = [(e.label, e.run, e.key not in view.trained_here) for e in view.entries]
         render.summary_section(entries, view.info.num_classes)
@@ -109,20 +107,6 @@ def finished(view: View) -> None:
             key="csv",
             on_click="ignore",
         )
-
-
-def _identity(view: View) -> tuple:
-    """What a finished comparison's figures depend on: runs never change under their key."""
-    sweep = view.comparison.is_sweep()
-    return (tuple((e.label, e.key, e.spec.seed) for e in view.entries), view.epochs, sweep)
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def cached_figures(identity: tuple, scale: str, presentation: bool, _view: View) -> dict:
-    """A finished comparison's charts, built once per server and shared by every session.
-    The runs, loss scale and presentation mode key the cache (views.figures reads the
-    same scale and mode from the session); the view, not hashed, holds the loaded runs."""
-    return views.figures(_view, _view.curves())
 
 
 def still_training(view: View) -> None:
