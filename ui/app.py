@@ -1,6 +1,6 @@
-"""The app's pages, the comparison they share (set up by the entry script, read by every
-page), and the page style: compact at the top, so the lesson fits a projector's first
-screen, and larger in presentation mode."""
+"""The app's pages, the comparison they share (parsed from the link by the entry script,
+read by every page), and the page style: compact at the top, so the lesson fits a
+projector's first screen, and larger in presentation mode."""
 
 from __future__ import annotations
 
@@ -40,11 +40,20 @@ def style() -> None:
 
 
 def presentation() -> bool:
-    return bool(st.session_state.get("present"))
+    return comparison().present
+
+
+def on_page(comparison: Comparison, title: str) -> Comparison:
+    """The comparison as a page shows it: variants on Compare, one knob on Sweep; the
+    other pages show it as it is."""
+    if title in ("Compare", "Sweep"):
+        return comparison.for_page(title == "Sweep")
+    return comparison
 
 
 def comparison() -> Comparison:
-    """The comparison chosen in the sidebar, for the page being drawn.
+    """The comparison of this run's link, for the page being drawn (the entry script
+    parses the link on every run and leaves it here).
 
     A shared link to a page (say /data?ds=...) opened first on a freshly started server
     runs that file on its own: with a pages/ folder next to it, Streamlit starts in its
