@@ -8,12 +8,19 @@ import streamlit as st
 
 from core.comparison import Comparison
 
-# Streamlit leaves 6rem above a page; a classroom projector (1280x720) cannot spare it.
+# Streamlit leaves 6rem above a page; a classroom projector (1280x720) cannot spare it. Its
+# header (3.75rem, opaque) then hid the top of the Run button: it stays, see-through and
+# click-through but for its own buttons. Lesson names wrap in the sidebar's menus, and the
+# sidebar is wide enough for the longest one in its box.
 STYLE = """
 <style>
 .block-container {padding-top: 3.2rem; padding-bottom: 2rem;}
 h1 {font-size: 1.9rem !important; padding-top: 0 !important; margin-bottom: 0 !important;}
 [data-testid="stCaptionContainer"], .stCaption {color: #333 !important;}
+[data-testid="stHeader"] {background: transparent; pointer-events: none;}
+[data-testid="stHeader"] button, [data-testid="stHeader"] a {pointer-events: auto;}
+section[data-testid="stSidebar"] {width: 22rem !important;}
+[role="option"] div {white-space: normal !important; overflow: visible !important;}
 </style>
 """
 PRESENTATION = """
