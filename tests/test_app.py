@@ -582,3 +582,32 @@ def test_no_link_breaks_any_page(app, page):
         assert not at.exception, (page, query, [e.value for e in at.exception])
         back, notes = Comparison.from_query(dict(at.query_params))
         assert notes == [] and back == at.session_state["comparison"], (page, query)
+
+
+def test_a_request_above_the_budget_says_why_instead_of_run(app, monkeypatch):
+    """The server's budget (core.jobs.budget_problem) decides; the page shows its words."""
+    from ui import views
+
+    def budget(specs) -> str | None:
+        return f"{len(specs)} runs are more than this server allows; choose fewer variants" \
+            if len(specs) > 2 else None  # fmt: skip
+
+    monkeypatch.setattr(views, "budget_problem", budget)
+    at = app()
+    assert not at.exception and button(at, "run") is None
+    assert "7 runs are more than this server allows" in texts(at)
+    at.multiselect(key="cmp_variants").set_value(["baseline", "l2"]).run()
+    assert button(at, "run").label == "Run (2 to train)"
+
+
+def test_time_left_says_estimating_until_the_server_has_a_figure():
+    from core.jobs import Watch
+    from ui.live import progress
+    from ui.views import View
+
+    comparison = Comparison.from_query(TINY)[0]
+    view = View(comparison, comparison.entries(RunStore()), "t", None, datasets.info("iris"))
+    watch = Watch({}, {}, running=2, queued=0, ahead=0, seconds_left=None, tasks=())
+    assert progress(view, watch)[1] == "0% of epochs · training 2 run(s), estimating the time left…"
+    later = Watch({}, {}, running=2, queued=0, ahead=0, seconds_left=30.0, tasks=())
+    assert progress(view, later)[1] == "0% of epochs · training 2 run(s), about 30 s left"

@@ -135,3 +135,69 @@ def test_a_shared_link_to_a_page_opens_it_on_a_fresh_server(server, browser):
     page.goto(f"{server}/runs")
     expect(page.get_by_role("heading", name="Runs")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick an option of a sidebar select box, as a teacher does."""
+    page.get_by_test_id("stSidebar").get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def uncovered(page, locator) -> bool:
+    """Nothing lies over the top edge of this element: what a click there would hit."""
+    box = locator.bounding_box()
+    return page.evaluate(
+        "([x, y, text]) => (document.elementFromPoint(x, y)?.innerText || '').includes(text)",
+        [box["x"] + box["width"] / 2, box["y"] + 2, locator.inner_text()],
+    )
+
+
+def test_lesson_to_lesson_to_free_comparison_at_a_projector(server, browser):
+    """The second click of a lesson once crashed the page; the link is now the state."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=PROJECTOR)
+    page.goto(f"{server}/?preset=moons-boundary")
+    expect(page.get_by_role("heading", name="See it: the decision boundary")).to_be_visible(
+        timeout=60_000
+    )
+    choose(page, "Lesson", "Does BatchNorm help on iris?")
+    expect(page.get_by_role("heading", name="Does BatchNorm help on iris?")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/\?preset=iris-batchnorm$"))
+    run = page.get_by_role("button", name="Run (4 to train)")
+    expect(run).to_be_visible()
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "lesson-switch-1280x720.png"))
+    assert uncovered(page, run)  # once half under Streamlit's header
+    page.get_by_test_id("stSidebar").get_by_role("combobox", name="Lesson").click()
+    for option in page.get_by_role("option").all():  # every lesson's whole name
+        assert option.evaluate("e => e.scrollWidth <= e.clientWidth"), option.inner_text()
+    page.get_by_role("option", name="Free comparison", exact=True).click()
+    expect(page.get_by_role("heading", name="Regularization on Iris flowers")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/\?ds=iris$"))
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_cancel_keeps_the_curves_and_the_sweep_page_follows_the_link(server, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=PROJECTOR)
+    page.goto(f"{server}/?ds=iris&v=baseline,l2,dropout,batchnorm&ep=600")
+    page.get_by_role("button", name="Run (4 to train)").click(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"\d+% of epochs"))).to_be_visible(timeout=180_000)
+    expect(page.locator(".vega-embed").first).to_be_visible(timeout=600_000)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_text(re.compile("Cancelled at epoch"))).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Run (4 to train)")).to_be_visible()
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "cancel-1280x720.png"))
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Sweep").click()
+    expect(page).to_have_url(re.compile(r"/sweep\?ds=iris&ep=600&sweep=capacity$"))
+    values = page.get_by_test_id("stSidebar").get_by_role("textbox", name="Values")
+    expect(values).to_have_value("tiny, small, medium, large, huge")
+    page.goto(f"{server}/sweep?ds=iris&sweep=l2&ep=40")  # a sweep without values: the defaults
+    expect(values).to_have_value("1e-05, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1")
+    page.get_by_role("button", name="Run (7 to train)").click(timeout=60_000)
+    expect(page.get_by_role("button", name="All cached")).to_be_visible(timeout=600_000)
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "sweep-1280x720.png"))

@@ -17,8 +17,9 @@ STYLE = """
 .block-container {padding-top: 3.2rem; padding-bottom: 2rem;}
 h1 {font-size: 1.9rem !important; padding-top: 0 !important; margin-bottom: 0 !important;}
 [data-testid="stCaptionContainer"], .stCaption {color: #333 !important;}
-[data-testid="stHeader"] {background: transparent; pointer-events: none;}
-[data-testid="stHeader"] button, [data-testid="stHeader"] a {pointer-events: auto;}
+[data-testid="stHeader"] {background: transparent;}
+[data-testid="stHeader"], [data-testid="stHeader"] * {pointer-events: none !important;}
+[data-testid="stHeader"] :is(button, a, button *) {pointer-events: auto !important;}
 section[data-testid="stSidebar"] {width: 22rem !important;}
 [role="option"] div {white-space: normal !important; overflow: visible !important;}
 </style>

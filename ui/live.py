@@ -72,7 +72,7 @@ def progress(view: View, watch: Watch) -> tuple[float, str]:
     parts = []
     if watch.running:  # one figure per training, computed on the server for every viewer
         left = watch.seconds_left
-        time = "estimating the time left…" if left is None else f"about {_duration(left)} left"
+        time = f"about {_duration(left)} left" if left else "estimating the time left…"
         parts.append(f"training {watch.running} run(s), {time}")
     if watch.queued:
         behind = f" behind {watch.ahead} run(s) of other requests" if watch.ahead else ""
@@ -140,7 +140,7 @@ def still_training(view: View) -> None:
         del mine[task_id]  # finished: forget
     others = {}
     for task in running:
-        if not set(task.keys) & current:
+        if not set(task.keys) <= current:  # some of its runs are not on this page
             others[str(task.about.get("query"))] = task.about
     for about in others.values():
         label = f"Still training: {about['title']} ({about['runs']} run(s))"
