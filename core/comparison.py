@@ -107,8 +107,8 @@ class Comparison:
     def _why_not(self, knob: str) -> str | None:
         """Why a base knob changes nothing here, or None when it does."""
         if self.lesson:
-            return None if knob in LESSON_KNOBS and knob != self.sweep_knob() else \
-                "the lesson sets it"  # fmt: skip
+            applies = knob in LESSON_KNOBS and knob != self.sweep_knob()
+            return None if applies else "the lesson sets it"
         if knob == self.sweep:
             return "the sweep runs along it"
         if knob in GENERATED_ONLY and not datasets.resolve(self.dataset).generated:
@@ -330,13 +330,12 @@ class Comparison:
         out."""
         out = {}
         if self.lesson:
-            why = "the lesson brings its own"
-            out |= {f: why for f in ("dataset", "sweep", "values", "variants")
-                    if getattr(self, f) != getattr(Comparison(), f)}  # fmt: skip
-        elif self.sweep and self.variants != DEFAULT_VARIANTS:
+            out |= dict.fromkeys(("dataset", "sweep", "values", "variants"),
+                                 "the lesson brings its own")  # fmt: skip
+        elif self.sweep:
             out["variants"] = "a sweep compares values, not variants"
-        elif self.sweep and self.sweep not in self.sweepable():
-            out["sweep"] = out["values"] = "it does not apply to this dataset"
+            if self.sweep not in self.sweepable():
+                out["sweep"] = out["values"] = "it does not apply to this dataset"
         for knob in BASE_KNOBS:
             why = self._why_not(knob)
             if getattr(self, knob) is not None and why:
@@ -361,11 +360,10 @@ class Comparison:
         if dropped and self.variants != DEFAULT_VARIANTS and not self.is_sweep():
             notes.append(f"{', '.join(dropped)} do(es) not apply to this dataset")
         fitted = replace(self, variants=self.chosen() or ("baseline",))
-        default = tuple(v for v in DEFAULT_VARIANTS if v in self.allowed_variants())
-        if fitted.variants == default:
-            fitted = replace(fitted, variants=DEFAULT_VARIANTS)
-        fitted = replace(fitted, **{f: getattr(Comparison(), f)
-                                    for f in fitted._inapplicable()})  # fmt: skip
+        if fitted.variants == replace(self, variants=DEFAULT_VARIANTS).chosen():
+            fitted = replace(fitted, variants=DEFAULT_VARIANTS)  # the default, as allowed
+        default = Comparison()
+        fitted = replace(fitted, **{f: getattr(default, f) for f in fitted._inapplicable()})
         fitted = fitted._within_the_data(notes)
         for name in (*STRENGTHS, *fitted.knobs(), "view", "values"):
             if getattr(fitted, name) not in (None, "", ()):
