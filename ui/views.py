@@ -85,8 +85,7 @@ def open_view(comparison: Comparison) -> View:
     name = comparison.dataset_name
     try:
         dataset = datasets.resolve(name)
-        lesson = comparison.lesson
-        title = lesson.title if lesson else f"Regularization on {dataset.title}"
+        title = _title(comparison, dataset.title)
         problem = dataset.missing()
         if problem:
             st.title(title)
@@ -100,6 +99,14 @@ def open_view(comparison: Comparison) -> View:
         st.stop()
     flying = _in_flight([e.key for e in entries if e.run is None])
     return View(comparison, entries, title, claim, info, set(S.get("trained_here", ())), flying)
+
+
+def _title(comparison: Comparison, data: str) -> str:
+    if comparison.lesson:
+        return comparison.lesson.title
+    if comparison.sweep:
+        return f"{SETTINGS[comparison.sweep].label} sweep on {data}"
+    return f"Regularization on {data}"
 
 
 def _in_flight(keys: list[str]) -> set[str]:
