@@ -7,6 +7,7 @@ functions only: importing core must never pay for TensorFlow.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -226,12 +227,94 @@ def build_model(spec: ExperimentSpec, info: DatasetInfo) -> Any:
     reg = regularizer(spec)
     x = inputs = keras.Input(info.input_shape, name="input")
     listed = layers(spec, info)
-    counts: dict[str, int] = {}
-    for i, layer in enumerate(listed):
-        counts[layer.kind] = counts.get(layer.kind, 0) + 1
-        name = "output" if i == len(listed) - 1 else f"{_snake(layer.kind)}_{counts[layer.kind]}"
+    for layer, name in zip(listed, layer_names(listed), strict=True):
         x = _keras_layer(layer, reg, name)(x)
-    return keras.Model(inputs, x, name=f"{spec.arch}_{spec.capacity}")
+    return keras.Model(inputs, x, name=model_name(spec))
+
+
+def model_name(spec: ExperimentSpec) -> str:
+    return f"{spec.arch}_{spec.capacity}"
+
+
+def layer_names(listed: list[Layer]) -> list[str]:
+    """Keras's layer names as build_model gives them: dense_1, dense_2, ..., output."""
+    counts: dict[str, int] = {}
+    names = []
+    for layer in listed:
+        counts[layer.kind] = counts.get(layer.kind, 0) + 1
+        names.append(f"{_snake(layer.kind)}_{counts[layer.kind]}")
+    return names[:-1] + ["output"]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One row of model.summary(), computed from the layer list without Keras."""
+
+    name: str
+    kind: str
+    output: tuple[int, ...]  # without the batch dimension
+    trainable: int
+    frozen: int  # non-trainable: BatchNorm's moving mean and variance
+
+    @property
+    def params(self) -> int:
+        return self.trainable + self.frozen
+
+
+def shapes(spec: ExperimentSpec, info: DatasetInfo) -> list[Shape]:
+    """Every layer's output shape and parameter counts, input first: what Keras's summary
+    lists, so a page can show it without importing TensorFlow."""
+    listed = layers(spec, info)
+    out = [Shape("input", "InputLayer", tuple(info.input_shape), 0, 0)]
+    for layer, name in zip(listed, layer_names(listed), strict=True):
+        out.append(Shape(name, layer.kind, *_output(layer, out[-1].output)))
+    return out
+
+
+def _output(layer: Layer, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int, int]:
+    """A layer's output shape and its trainable and non-trainable parameters, from its
+    input shape (channels last; every convolution and pooling here pads to "same")."""
+    args = [a.value if isinstance(a, Expr) else a for a in layer.args]
+    kwargs = dict(layer.kwargs)
+    if layer.kind == "Dense":
+        return (*shape[:-1], args[0]), shape[-1] * args[0] + args[0], 0
+    if layer.kind == "Conv2D":
+        filters, size = args[0], args[1]
+        return (*shape[:-1], filters), size * size * shape[-1] * filters + filters, 0
+    if layer.kind == "MaxPooling2D":
+        stride = kwargs.get("strides", args[0])
+        return (*(-(-side // stride) for side in shape[:-1]), shape[-1]), 0, 0
+    if layer.kind == "Flatten":
+        return (math.prod(shape),), 0, 0
+    if layer.kind == "BatchNormalization":  # gamma and beta learn; the moving stats do not
+        return shape, 2 * shape[-1], 2 * shape[-1]
+    return shape, 0, 0  # scaling, augmentation, activations, Dropout: shape unchanged
+
+
+def summary(spec: ExperimentSpec, info: DatasetInfo) -> str:
+    """model.summary() as Keras prints it, computed from the layer list."""
+    rows = shapes(spec, info)
+    table = [("Layer (type)", "Output Shape", "Param #")] + [
+        (f"{r.name} ({r.kind})", str((None, *r.output)), f"{r.params:,}") for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) + 2 for i in range(3)]
+    lines = [f"{a:<{widths[0]}}{b:<{widths[1]}}{c:>{widths[2]}}" for a, b, c in table]
+    rule = "─" * sum(widths)
+    trainable = sum(r.trainable for r in rows)
+    frozen = sum(r.frozen for r in rows)
+    totals = [("Total params", trainable + frozen), ("Trainable params", trainable),
+              ("Non-trainable params", frozen)]  # fmt: skip
+    return "\n".join([f'Model: "{model_name(spec)}"', lines[0], rule, *lines[1:], rule]
+                     + [f"{what}: {n:,} ({_memory(4 * n)})" for what, n in totals])  # fmt: skip
+
+
+def _memory(size: float) -> str:
+    """Keras's readable size of float32 weights."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024:
+            return f"{size:.2f} {unit}"
+        size /= 1024
+    return f"{size:.2f} TB"
 
 
 def regularizer(spec: ExperimentSpec):

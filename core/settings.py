@@ -96,8 +96,10 @@ class Setting:
             if value not in self.choices and value != self.off:
                 raise ValueError(f"choose from {', '.join(map(str, self.choices))}")
             return value, None
-        if self.kind is bool or (self.off is not None and value == self.off):
+        if self.kind is bool:
             return value, None
+        if self.off_label and value == self.off:  # 0, -0, 1e-999: the off value, named
+            return self.off, None
         span = f"{self.describe(self.low)} to {self.describe(self.high)}"
         if self.low is not None and value < self.low:
             return self._fixed(self.low, raw, f"below the {self.label.lower()} range ({span})")

@@ -137,3 +137,55 @@ def test_capacity_levels_grow():
         for c in ("tiny", "small", "medium", "large", "huge")
     ]
     assert sizes == sorted(sizes) and len(set(sizes)) == 5
+
+
+def _keras_rows(model) -> list[tuple[str, str, int]]:
+    """(name (type), output shape, parameters) of every row of Keras's own summary (Rich
+    crops it to the terminal's COLUMNS, set wide enough by the test)."""
+    import re
+
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *a, **k: lines.append(line), line_length=250)
+    row = re.compile(r"│ (\S+ \(\w+\))\s+│ (\([^)]*\))\s+│\s+([\d,]+) │")
+    return [(m[1], m[2], int(m[3].replace(",", ""))) for m in row.finditer("\n".join(lines))]
+
+
+def _toggles():
+    """Every architecture at every capacity, and each toggle on its own and all together."""
+    images = {"mlp": DIGITS, "cnn": CIFAR, "sign_cnn": SIGN, "vgg_cifar": CIFAR}
+    toggles = [{}, {"batchnorm": True}, {"dropout": 0.3}, {"augment": "light"},
+               {"augment": "strong"}, {"l2": 1e-3, "l1": 1e-4},
+               {"batchnorm": True, "dropout": 0.5, "augment": "strong"}]  # fmt: skip
+    for arch, info in images.items():
+        for capacity in ("tiny", "small", "medium", "large", "huge"):
+            yield ExperimentSpec(arch=arch, capacity=capacity), info
+        for toggle in toggles:
+            yield ExperimentSpec(arch=arch, capacity="small", **toggle), info
+    for info in (TABLE, TEXT, DatasetInfo("r", "r", "tabular", (1,), (), "regression")):
+        for toggle in toggles:
+            if info is not TEXT or "augment" not in toggle:
+                yield ExperimentSpec(capacity="medium", **toggle), info
+
+
+def _id(x) -> str:
+    return x.name if isinstance(x, DatasetInfo) else f"{x.arch}-{x.capacity}-{x.to_json()}"
+
+
+@pytest.mark.parametrize("spec, info", list(_toggles()), ids=_id)
+def test_the_summary_without_keras_is_keras_summary(spec, info, monkeypatch):
+    """The Model page shows shapes and parameter counts computed from the layer list, so it
+    never waits for a worker: they must be Keras's own, row by row."""
+    from core.models import shapes, summary
+
+    monkeypatch.setenv("COLUMNS", "254")
+    model = build_model(spec, info)
+    rows = shapes(spec, info)
+    computed = [(f"{r.name} ({r.kind})", str((None, *r.output)), r.params) for r in rows]
+    assert computed == _keras_rows(model)
+    assert sum(r.params for r in rows) == model.count_params()
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert sum(r.trainable for r in rows) == trainable
+    text = summary(spec, info)
+    assert f"Total params: {model.count_params():,} (" in text
+    assert f"Trainable params: {trainable:,} (" in text
+    assert all(f"{name} " in text for name, _, _ in computed)

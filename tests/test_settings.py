@@ -111,12 +111,14 @@ def test_the_sidebar_widgets_are_the_table(apptest_navigation):
         if widget is None:
             continue
         seen.add(setting.name)
+        off = (setting.off,) if setting.off_label else ()  # "off", "all", "none": offered
         if setting.steps:
-            assert tuple(widget.options) == tuple(setting.describe(v) for v in setting.steps)
+            options = (*off, *setting.steps)
+            assert tuple(widget.options) == tuple(setting.describe(v) for v in options)
         elif setting.choices:
-            assert tuple(widget.options) == tuple(setting.choices)
-        else:  # a number box offers its off value (0 = all); a strength slider is never off
-            low = setting.off if setting.off is not None and setting.kind is int else setting.low
+            assert tuple(widget.options) == (*off, *setting.choices)
+        else:
+            low = off[0] if off else setting.low
             assert (widget.min, widget.max) == (low, setting.high)
             if setting.step:
                 assert widget.step == setting.step

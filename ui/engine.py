@@ -10,6 +10,26 @@ import streamlit as st
 from core.jobs import SCHEDULER_ENV, JobEngine
 from core.machine import device_summary, library_versions
 
+# Shims until the engine branch lands (remove them then): that JobEngine takes who asks
+# for a training and withdraws one requester's interest; core.jobs.budget_problem refuses
+# a request above the server's budget. Here a withdrawal still cancels for everyone.
+try:
+    from core.jobs import budget_problem
+except ImportError:
+
+    def budget_problem(specs) -> str | None:
+        return None
+
+
+if not hasattr(JobEngine, "withdraw"):
+
+    class JobEngine(JobEngine):
+        def submit(self, specs, keys, about=None, requester=""):
+            return super().submit(specs, keys, about)
+
+        def withdraw(self, keys, requester):
+            self.cancel(keys)
+
 
 def scheduler_address() -> str | None:
     """A Dask scheduler from .streamlit/secrets.toml (scheduler = "tcp://...") or the
@@ -25,6 +45,14 @@ def scheduler_address() -> str | None:
 def engine() -> JobEngine:
     """Started on first use: showing cached results never starts a cluster."""
     return JobEngine(address=scheduler_address())
+
+
+def requester() -> str:
+    """Who asks for a training: this browser session (a reload is a new one)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    return context.session_id if context else "script"
 
 
 @st.cache_resource(show_spinner=False)

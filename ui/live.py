@@ -10,17 +10,18 @@ partial curves, marked as such.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import streamlit as st
 
+from core.comparison import SCALES, VIEWS
 from core.jobs import Watch
 from ui import app, render, results, views
 from ui.engine import engine
+from ui.link import linked
 from ui.render import Curve
 from ui.views import View
 
 S = st.session_state
+LOSS_VIEWS = {"data": "Data loss", "keras": "As Keras prints it"}
 
 
 def watching(view: View) -> Watch | None:
@@ -69,10 +70,10 @@ def progress(view: View, watch: Watch) -> tuple[float, str]:
         rows[-1]["epoch"] for rows in watch.records.values() if rows
     )
     parts = []
-    if watch.running:
+    if watch.running:  # one figure per training, computed on the server for every viewer
         left = watch.seconds_left
-        parts.append(f"training {watch.running} run(s)"
-                     + (f", about {_duration(left)} left for these" if left else ""))  # fmt: skip
+        time = f"about {_duration(left)} left" if left else "estimating the time left…"
+        parts.append(f"training {watch.running} run(s), {time}")
     if watch.queued:
         behind = f" behind {watch.ahead} run(s) of other requests" if watch.ahead else ""
         parts.append(f"{watch.queued} run(s) queued{behind}")
@@ -110,8 +111,8 @@ def finished(view: View) -> None:
 
 
 def still_training(view: View) -> None:
-    """Trainings this session started for other comparisons (a slider nudged mid-run):
-    listed with a link back, never silently dropped."""
+    """Trainings this session asked for other comparisons (a setting changed mid-run):
+    each listed with a link back to its own comparison, where it keeps drawing."""
     mine = S.get("my_tasks", {})
     if not mine:
         return
@@ -121,28 +122,33 @@ def still_training(view: View) -> None:
         del mine[task_id]  # finished: forget
     others = {}
     for task in running:
-        if not set(task.keys) & current:
+        if not set(task.keys) <= current:  # some of its runs are not on this page
             others[str(task.about.get("query"))] = task.about
     for about in others.values():
-        link = "?" + urlencode(about.get("query") or {})
-        st.caption(f":material/autorenew: Still training: [{about['title']}]({link}) "
-                   f"({about.get('runs', '?')} run(s))")  # fmt: skip
+        label = f"Still training: {about['title']} ({about['runs']} run(s))"
+        st.page_link(about["page"], label=label, query_params=about["query"],
+                     icon=":material/autorenew:")  # fmt: skip
 
 
 def page() -> None:
-    """The Compare and Sweep pages: the view, its header, what is compared, and the
-    results, live or cached."""
-    view = views.open_view(app.comparison())
+    """The Compare and Sweep pages: the view, its header, what is compared, how the
+    curves are drawn, and the results, live or cached."""
+    comparison = app.comparison()
+    view = views.open_view(comparison)
     watch = watching(view)
-    views.header(view, busy=watch is not None)
-    line, scale = st.columns([4, 1], vertical_alignment="center")
+    views.header(view)
+    line, axis, losses = st.columns([3, 1.2, 1.8], vertical_alignment="center")
     line.caption(views.status_line(view))
-    scale.segmented_control(
-        "Loss axis",
-        ["linear", "log"],
-        default="linear",
-        key="loss_scale",
-        label_visibility="collapsed",
-        help="Linear shows a validation loss that turns upward; log shows every curve whole.",
-    )
+    with axis:
+        linked(st.segmented_control, "scale", "Loss axis", comparison.scale, options=SCALES,
+               required=True, label_visibility="collapsed",
+               help="Linear shows a validation loss that turns upward; log shows every "
+                    "curve whole.")  # fmt: skip
+    with losses:
+        linked(st.segmented_control, "view", "Losses", comparison.loss_view(), options=VIEWS,
+               required=True, label_visibility="collapsed", format_func=LOSS_VIEWS.get,
+               help="Data loss: the cross-entropy (or squared error) alone, both sets in "
+                    "inference mode, so variants compare fairly. As Keras prints it: loss "
+                    "and val_loss as fit() shows them, the L1/L2 penalty included and the "
+                    "training loss averaged over the epoch with Dropout on.")  # fmt: skip
     show(view, watch)

@@ -14,10 +14,9 @@ from dataclasses import replace
 import streamlit as st
 
 from core import charts, datasets, lessons, metrics, probes, report
-from core.comparison import SCALES, VIEWS
 from core.datasets import base as splits
 from core.settings import SETTINGS
-from ui import app, render
+from ui import render
 from ui.render import Claims, Curve, Look
 from ui.views import View
 
@@ -53,7 +52,6 @@ def results(view: View, curves: Sequence[Curve], key: str) -> None:
         render.headline(figs, view.about, key)
         for line in _unwritten(view):
             st.caption(line)
-    _loss_controls(view, key)
     st.caption(VIEW_NOTES[look.view])
     pictures_section(view, curves, key, look)
     if key == "live":  # the panels are most of a page: drawn once, when training ends
@@ -90,29 +88,10 @@ def _weights(figs: dict, key: str) -> None:
 # --- how it is drawn -------------------------------------------------------------------
 
 
-def shown_as(view: View) -> tuple[str, str]:
-    """The loss axis and which losses, from the link (core.comparison: scale, loss_view).
-    TEMPORARY, until the sidebar branch writes both into the link: the session's own
-    controls (_loss_controls, and the page's linear/log switch) override it."""
-    comparison = view.comparison
-    return (S.get("loss_scale") or comparison.scale,
-            S.get("loss_view") or comparison.loss_view())  # fmt: skip
-
-
-def _loss_controls(view: View, key: str) -> None:
-    """TEMPORARY: which losses to draw, until the sidebar branch draws this control and
-    writes `view` into the link."""
-    if key != "live":
-        st.segmented_control("Losses", VIEWS, key="loss_view", label_visibility="collapsed",
-                             default=view.comparison.loss_view(),
-                             format_func={"data": "data loss",
-                                          "keras": "as Keras prints it"}.get)  # fmt: skip
-
-
 def look_of(view: View, curves: Sequence[Curve]) -> Look:
-    scale, losses = shown_as(view)
-    theme = charts.PROJECTOR if app.presentation() else charts.SCREEN
-    return Look(palette_of(view, curves), theme, scale if scale in SCALES else "linear", losses)
+    comparison = view.comparison
+    theme = charts.PROJECTOR if comparison.present else charts.SCREEN
+    return Look(palette_of(view, curves), theme, comparison.scale, comparison.loss_view())
 
 
 def palette_of(view: View, curves: Sequence[Curve]) -> charts.Palette:

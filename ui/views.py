@@ -12,9 +12,10 @@ from core import datasets
 from core.cache import RunStore
 from core.comparison import Comparison, Entry
 from core.datasets import DatasetError
+from core.settings import SETTINGS
 from core.spec import SpecError
 from ui import render
-from ui.engine import engine
+from ui.engine import budget_problem, engine, requester
 from ui.render import Curve
 
 S = st.session_state
@@ -27,7 +28,8 @@ class View:
     title: str
     claim: str | None
     info: datasets.DatasetInfo
-    trained_here: set = field(default_factory=set)
+    trained_here: set = field(default_factory=set)  # keys this session asked to train
+    in_flight: set = field(default_factory=set)  # missing keys training or queued now
 
     @property
     def labels(self) -> list[str]:
@@ -36,6 +38,16 @@ class View:
     @property
     def missing(self) -> list[Entry]:
         return [e for e in self.entries if e.run is None]
+
+    @property
+    def to_train(self) -> list[Entry]:
+        """Missing runs nobody is training: what Run starts."""
+        return [e for e in self.missing if e.key not in self.in_flight]
+
+    @property
+    def mine(self) -> set[str]:
+        """Runs in flight that this session asked for: only these may it cancel."""
+        return self.in_flight & self.trained_here
 
     @property
     def epochs(self) -> int:
@@ -69,9 +81,10 @@ def open_view(comparison: Comparison) -> View:
     name = comparison.dataset_name
     try:
         dataset = datasets.resolve(name)
+        title = _title(comparison, dataset.title)
         problem = dataset.missing()
         if problem:
-            st.title(f"Regularization on {dataset.title}")
+            st.title(title)
             st.warning(problem)
             st.stop()
         entries = comparison.entries(RunStore())
@@ -80,25 +93,46 @@ def open_view(comparison: Comparison) -> View:
     except (DatasetError, SpecError) as exc:
         st.error(str(exc))
         st.stop()
-    lesson = comparison.lesson
-    title = lesson.title if lesson else f"Regularization on {dataset.title}"
-    return View(comparison, entries, title, claim, info, set(S.get("trained_here", ())))
+    flying = _in_flight([e.key for e in entries if e.run is None])
+    return View(comparison, entries, title, claim, info, set(S.get("trained_here", ())), flying)
 
 
-def header(view: View, busy: bool) -> None:
-    """Title and button on one line, the lesson under it, then what is compared."""
-    title, button = st.columns([5, 1], vertical_alignment="bottom")
+def _title(comparison: Comparison, data: str) -> str:
+    if comparison.lesson:
+        return comparison.lesson.title
+    if comparison.sweep:
+        return f"{SETTINGS[comparison.sweep].label} sweep on {data}"
+    return f"Regularization on {data}"
+
+
+def _in_flight(keys: list[str]) -> set[str]:
+    """Which of these run keys a worker is training or will train (any session's)."""
+    tasks = engine().mine(engine().inflight(keys))
+    return {k for task in tasks for k in task.keys} & set(keys)
+
+
+def header(view: View) -> None:
+    """Title and buttons on one line, the lesson under it. Run starts the missing runs
+    nobody is training (queued behind those running); Cancel withdraws this session's
+    request, and only the session that asked sees it; a request above the server's budget
+    shows why instead of a Run button."""
+    todo, mine = view.to_train, view.mine
+    refused = budget_problem([e.spec for e in todo]) if todo else None
+    run = bool(todo) and refused is None
+    title, *slots = st.columns([4, 1, 1] if run and mine else [5, 1], vertical_alignment="bottom")
     title.title(view.title)
-    if busy:
-        button.button("Cancel", key="cancel", on_click=_cancel, args=(view,), width="stretch")
-    else:
-        todo = len(view.missing)
-        button.button(f"Run ({todo} to train)" if todo else "All cached", type="primary",
-                      disabled=not todo, key="run", on_click=_submit, args=(view,),
-                      width="stretch")  # fmt: skip
+    if run:
+        slots.pop(0).button(f"Run ({len(todo)} to train)", type="primary", key="run",
+                            on_click=_submit, args=(view,), width="stretch")  # fmt: skip
+    if mine:
+        slots.pop(0).button("Cancel", key="cancel", on_click=_cancel, args=(view,),
+                            width="stretch")  # fmt: skip
+    if slots and not refused:  # nothing this session can do: say why
+        label = "Training…" if view.in_flight else "All cached"
+        slots[0].button(label, key="run", disabled=True, width="stretch")
     if view.claim:
         st.info(view.claim, icon=":material/school:")
-    for problem in (S.pop("run_error", None), _failures(view)):
+    for problem in (refused, S.pop("run_error", None), _failures(view)):
         if problem:
             st.error(problem)
 
@@ -123,10 +157,14 @@ def _failures(view: View) -> str | None:
 
 
 def _submit(view: View) -> None:
+    """Ask for every missing run: those in flight are joined, the rest queued."""
     missing = view.missing
-    about = {"title": view.title, "query": view.comparison.to_query(), "runs": len(missing)}
+    page = "pages/sweep.py" if view.comparison.is_sweep() else "pages/compare.py"
+    about = {"title": view.title, "query": view.comparison.to_query(), "page": page,
+             "runs": len(missing)}  # fmt: skip
     try:
-        tasks = engine().submit([e.spec for e in missing], [e.key for e in missing], about)
+        tasks = engine().submit([e.spec for e in missing], [e.key for e in missing], about,
+                                requester=requester())  # fmt: skip
     except Exception as exc:  # no cluster to talk to: say so, keep the page
         S["run_error"] = f"The job engine cannot be reached ({exc}); cached runs still show."
         return
@@ -135,4 +173,6 @@ def _submit(view: View) -> None:
 
 
 def _cancel(view: View) -> None:
-    engine().cancel([e.key for e in view.missing])
+    """Withdraw this session's request: a training another session asked for goes on."""
+    engine().withdraw(sorted(view.mine), requester())
+    S["trained_here"] = S.get("trained_here", set()) - view.mine
