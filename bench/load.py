@@ -104,18 +104,18 @@ async def session(url: str, queries: list[str], timeout: float, results: list) -
         results.append({"ok": not why, "seconds": time.perf_counter() - start, "why": why})
 
 
-async def teacher(url: str, timeout: float) -> dict:
+async def teacher(url: str, timeout: float, query: str = TRAINING) -> dict:
     """Press Run on a comparison that is not cached; keep the session open meanwhile."""
     import websockets
 
     async with websockets.connect(url, subprotocols=["streamlit"], max_size=2**26) as ws:
-        page = await one_run(ws, TRAINING, timeout)
+        page = await one_run(ws, query, timeout)
         run = next(
             (id_ for label, id_ in page["buttons"].items() if label.startswith("Run (")), None
         )
         if run is None:
             return {"started": False}
-        await one_run(ws, TRAINING, timeout, trigger=run)
+        await one_run(ws, query, timeout, trigger=run)
         return {"started": True}
 
 

@@ -348,17 +348,19 @@ def _train_on_cluster(
         engine.client  # noqa: B018 - connect now: a wrong address is one clear line
     except (OSError, TimeoutError) as exc:
         raise CliError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    missing = {k: s for k, (_, s) in zip(keys, labelled, strict=True) if not store.has(k)}
+    me = f"cli-{os.getpid()}"
     try:
-        missing = {k: s for k, (_, s) in zip(keys, labelled, strict=True) if not store.has(k)}
-        tasks = engine.submit(list(missing.values()), list(missing))
+        engine.submit(list(missing.values()), list(missing), None, me)
         bar = _Bar(sum(s.epochs for s in missing.values()), quiet)
-        while engine.status(tasks) == "pending":
+        while (status := engine.status(list(missing))).pending:
             bar.watched(engine.watch(list(missing)))
             time.sleep(0.5)
         bar.finish()
-        if engine.status(tasks) == "error":
-            raise CliError(f"training failed on the cluster: {engine.error(tasks)}")
+        if status.failed:
+            raise CliError(f"training failed on the cluster: {status.error}")
     finally:
+        engine.withdraw(list(missing), me)  # interrupted: the cluster stops what it trains
         engine.close()
     return set(missing)
 

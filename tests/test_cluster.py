@@ -55,10 +55,8 @@ def cluster(installed, cache_dir, tmp_path):
         time.sleep(1.0 if command[1] == "scheduler" else 0)
     engine = JobEngine(address=address)
     try:
-        deadline = time.time() + 90
-        while len(engine.client.scheduler_info()["workers"]) < 2:
-            assert time.time() < deadline, (tmp_path / "dask-1.log").read_text()[-2000:]
-            time.sleep(0.5)
+        until(lambda: len(engine.client.scheduler_info()["workers"]) == 2,
+              lambda: (tmp_path / "dask-1.log").read_text()[-2000:])  # fmt: skip
         yield address, engine
     finally:
         engine.close()
@@ -70,21 +68,28 @@ def cluster(installed, cache_dir, tmp_path):
             log.close()
 
 
+def until(done, why=lambda: "", timeout: float = 900) -> None:
+    """Poll for an event; the limit only keeps a broken run from hanging for ever."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, why()
+        time.sleep(0.5)
+
+
 def test_a_comparison_trains_on_the_cluster_spread_over_its_workers(cluster):
     address, engine = cluster
     comparison = Comparison(dataset="wine", variants=("baseline", "dropout"), seeds=3,
                             epochs=150, capacity="small")  # fmt: skip
     entries = comparison.entries(RunStore())
-    tasks = engine.submit([e.spec for e in entries], [e.key for e in entries])
+    keys = [e.key for e in entries]
+    tasks = engine.submit([e.spec for e in entries], keys, None, "teacher")
     assert len(tasks) == 3  # one task per seed
-    deadline = time.time() + 300
-    while engine.status(tasks) == "pending" and time.time() < deadline:
-        time.sleep(0.5)
-    assert engine.status(tasks) == "finished", engine.error(tasks)
+    until(lambda: not engine.status(keys).pending)
+    assert engine.status(keys).state == "finished", engine.status(keys).error
     store = RunStore()
-    assert all(store.has(e.key) for e in entries)  # in the cache the app reads
-    time.sleep(1)  # workers report trainings asynchronously
-    trained = [t for t in engine.trainings() if t["key"] in {e.key for e in entries}]
+    assert all(store.has(key) for key in keys)  # in the cache the app reads
+    until(lambda: set(keys) <= {t["key"] for t in engine.trainings()})  # reported later
+    trained = [t for t in engine.trainings() if t["key"] in set(keys)]
     assert len(trained) == 6 and len({t["worker"] for t in trained}) == 2
 
 

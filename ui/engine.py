@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.jobs import SCHEDULER_ENV, JobEngine
 from core.machine import device_summary, library_versions
@@ -25,6 +26,13 @@ def scheduler_address() -> str | None:
 def engine() -> JobEngine:
     """Started on first use: showing cached results never starts a cluster."""
     return JobEngine(address=scheduler_address())
+
+
+def requester() -> str:
+    """Who asks the job engine for a training: this browser session. Cancel withdraws only
+    its own requests; a session that follows a training it did not start has none."""
+    context = get_script_run_ctx()
+    return context.session_id if context else "script"
 
 
 @st.cache_resource(show_spinner=False)

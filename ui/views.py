@@ -18,7 +18,7 @@ from core.datasets import DatasetError
 from core.settings import SETTINGS
 from core.spec import SpecError
 from ui import app, render
-from ui.engine import engine
+from ui.engine import engine, requester
 from ui.render import Curve
 
 S = st.session_state
@@ -123,7 +123,7 @@ def status_line(view: View) -> str:
 
 
 def _failures(view: View) -> str | None:
-    failed = engine().errors([e.key for e in view.missing])
+    failed = engine().status([e.key for e in view.missing]).failed
     return f"Training failed: {next(iter(failed.values()))}" if failed else None
 
 
@@ -131,7 +131,8 @@ def _submit(view: View) -> None:
     missing = view.missing
     about = {"title": view.title, "query": view.comparison.to_query(), "runs": len(missing)}
     try:
-        tasks = engine().submit([e.spec for e in missing], [e.key for e in missing], about)
+        tasks = engine().submit([e.spec for e in missing], [e.key for e in missing], about,
+                                requester())  # fmt: skip
     except Exception as exc:  # no cluster to talk to: say so, keep the page
         S["run_error"] = f"The job engine cannot be reached ({exc}); cached runs still show."
         return
@@ -140,7 +141,7 @@ def _submit(view: View) -> None:
 
 
 def _cancel(view: View) -> None:
-    engine().cancel([e.key for e in view.missing])
+    engine().withdraw([e.key for e in view.missing], requester())
 
 
 def loss_scale() -> str:
