@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from core import datasets, lessons, metrics, settings
+from core.budget import budget_problem
 from core.cache import CacheError, RunStore
 from core.datasets import DatasetError
 from core.report import early_stop, format_table, run_row, summary_row
@@ -133,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"train one run per value of one knob, fused ({', '.join(settings.SWEEPABLE)})",
     )
     _seed_flags(p)
+    _budget_flag(p)
     p.add_argument("--json", type=Path, metavar="OUT", help="also write every run to OUT")
     base = p.add_argument_group("the base network and data (apply to every variant)")
     for name in BASE_KNOBS:
@@ -145,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("precompute", help="fill the cache for a teacher preset")
     p.add_argument("--preset", required=True, help=", ".join(lessons.LESSONS))
     _seed_flags(p, default="0")
+    _budget_flag(p)
     p.set_defaults(handler=cmd_precompute)
 
     p = commands.add_parser("presets", help="list the teacher presets")
@@ -164,6 +167,15 @@ def _seed_flags(p, default: str | None = None) -> None:
         "--scheduler",
         metavar="ADDRESS",
         help="train on this Dask cluster (tcp://host:8786) instead of in this process",
+    )
+
+
+def _budget_flag(p) -> None:
+    p.add_argument(
+        "--ignore-budget",
+        action="store_true",
+        help="train even what is over the server's limit for one request "
+        "($OVERFITTING_LAB_MAX_COST); a teacher filling the cache before class",
     )
 
 
@@ -296,7 +308,15 @@ def _sweep(text: str) -> tuple[str, list]:
         ) from None
     if len(set(parsed)) < 2:
         raise CliError("--sweep needs at least two different values, e.g. l2=0,1e-4,1e-3")
-    return knob, list(dict.fromkeys(parsed))
+    values = list(dict.fromkeys(parsed))
+    _at_most("--sweep", "values", len(values), SETTINGS["sweep_values"])
+    return knob, values
+
+
+def _at_most(flag: str, what: str, count: int, setting: settings.Setting) -> None:
+    """No more values than the settings table allows, or one line."""
+    if count > setting.high:
+        raise CliError(f"{flag} takes at most {setting.high} different {what}, not {count:,}")
 
 
 def _seeds(text: str | None, default: int) -> list[int]:
@@ -308,21 +328,27 @@ def _seeds(text: str | None, default: int) -> list[int]:
         raise CliError(f"--seeds takes whole numbers separated by commas, not {text!r}") from None
     if not seeds:
         raise CliError("--seeds names no seed; give whole numbers such as 0,1,2")
+    seeds = list(dict.fromkeys(seeds))
+    _at_most("--seeds", "seeds", len(seeds), SETTINGS["seeds"])
     for seed in seeds:
         SETTINGS["seed"].check(seed)
-    return list(dict.fromkeys(seeds))
+    return seeds
 
 
 def _run_and_report(labelled: list[tuple[str, ExperimentSpec]], store: RunStore, args) -> int:
     from core.runner import execute, run_key
 
     keys = [run_key(spec) for _, spec in labelled]  # fails early, before any training
+    missing = {k: s for k, (_, s) in zip(keys, labelled, strict=True) if not store.has(k)}
+    problem = None if args.ignore_budget else budget_problem(list(missing.values()))
+    if problem:
+        raise CliError(f"{problem} (--ignore-budget trains it anyway)")
     remote = set()
     if args.scheduler:
-        remote = _train_on_cluster(args.scheduler, labelled, keys, store, args.quiet)
+        _train_on_cluster(args.scheduler, missing, args.quiet)
+        remote, missing = set(missing), {}  # trained there: all of it loads from the cache
     # In-process runs draw their bar on a terminal only; a log gets just the table.
-    fresh = [spec for key, (_, spec) in zip(keys, labelled, strict=True) if not store.has(key)]
-    bar = _Bar(sum(s.epochs for s in fresh), args.quiet or not sys.stderr.isatty())
+    bar = _Bar(sum(s.epochs for s in missing.values()), args.quiet or not sys.stderr.isatty())
     results = execute([spec for _, spec in labelled], store, on_progress=bar.epoch)
     bar.finish()
     rows = [
@@ -335,12 +361,9 @@ def _run_and_report(labelled: list[tuple[str, ExperimentSpec]], store: RunStore,
     return 0
 
 
-def _train_on_cluster(
-    address: str, labelled, keys: list[str], store: RunStore, quiet: bool
-) -> set[str]:
-    """Submit every run that is not cached to a Dask cluster and wait, with a progress bar;
-    the runs are then read from the shared cache like any other. Returns the keys the
-    cluster trained."""
+def _train_on_cluster(address: str, missing: dict[str, ExperimentSpec], quiet: bool) -> None:
+    """Submit the runs that are not cached to a Dask cluster and wait, with a progress bar;
+    the runs are then read from the shared cache like any other."""
     from core.jobs import JobEngine
 
     engine = JobEngine(address=address)
@@ -348,7 +371,6 @@ def _train_on_cluster(
         engine.client  # noqa: B018 - connect now: a wrong address is one clear line
     except (OSError, TimeoutError) as exc:
         raise CliError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-    missing = {k: s for k, (_, s) in zip(keys, labelled, strict=True) if not store.has(k)}
     me = f"cli-{os.getpid()}"
     try:
         engine.submit(list(missing.values()), list(missing), None, me)
@@ -362,7 +384,6 @@ def _train_on_cluster(
     finally:
         engine.withdraw(list(missing), me)  # interrupted: the cluster stops what it trains
         engine.close()
-    return set(missing)
 
 
 class _Bar:

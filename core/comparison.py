@@ -33,7 +33,7 @@ DEFAULT_DATASET = "digits"
 BASE_KNOBS = ("capacity", "train_size", "label_noise", "data_noise", "data_size", "patience",
               "epochs")  # fmt: skip
 LESSON_KNOBS = ("epochs", "patience")
-MAX_SWEEP_VALUES = 10
+MAX_SWEEP_VALUES = int(SETTINGS["sweep_values"].high)
 QUERY = {"dataset": "ds", "preset": "preset", "variants": "v", "sweep": "sweep", "values": "vals",
          "scale": "scale", "view": "view"}  # fmt: skip
 SCALES = ("linear", "log")  # the loss axis

@@ -7,6 +7,7 @@ functions only: importing core must never pay for TensorFlow.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -190,6 +191,26 @@ def layers(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
     out += _augmentation(spec, info)
     out += ARCHITECTURES[spec.arch].layers(spec, info)
     return out + [_head(info)]
+
+
+def count_params(spec: ExperimentSpec, info: DatasetInfo) -> int:
+    """The network's weights as Keras's count_params() counts them (BatchNorm's moving
+    statistics included), from the layer list alone: the web server prices a request with
+    it and never imports Keras. Every convolution and pooling here pads "same"."""
+    shape, total = tuple(info.input_shape), 0
+    for layer in layers(spec, info):
+        if layer.kind == "Flatten":
+            shape = (math.prod(shape),)
+        elif layer.kind in ("Dense", "Conv2D"):
+            units = layer.args[0]
+            inputs = shape[-1] * (layer.args[1] ** 2 if layer.kind == "Conv2D" else 1)
+            total += (inputs + 1) * units
+            shape = (*shape[:-1], units)
+        elif layer.kind == "MaxPooling2D":
+            shape = (-(-shape[0] // 2), -(-shape[1] // 2), shape[2])
+        elif layer.kind == "BatchNormalization":
+            total += 4 * shape[-1]
+    return total
 
 
 def _augmentation(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
