@@ -81,7 +81,7 @@ class _Recent(OrderedDict):
         return {k: self[k] for k in keys if k in self}
 
 
-@dataclass
+@dataclass(eq=False)
 class Task:
     """One task: the runs it trains, who waits for it, and where it is."""
 
@@ -276,12 +276,11 @@ class JobEngine:
                 return
         slots, resources, _ = self._cluster_shape()  # may ask the scheduler: not locked
         with self._lock:
-            busy = sum(t.released for t in self._tasks.values())
-            chosen = []
-            while busy + len(chosen) < slots and (task := self._next_turn()) is not None:
+            free = slots - sum(t.released for t in self._tasks.values())
+            chosen = self._queue()[: max(0, free)]
+            for task in chosen:
                 task.released = True
                 self._served[task.owner] = next(self._turns)
-                chosen.append(task)
         for task in chosen:
             future = self.client.submit(
                 train_task, [s.to_dict() for s in task.specs.values()], task.cache, task.id,
@@ -300,9 +299,9 @@ class JobEngine:
             self._wake.wait()
 
     def _queue(self) -> list[Task]:
-        """The tasks not yet released, in the order the fair queue will release them."""
+        """The tasks not yet released, in the order the fair queue releases them."""
         served = dict(self._served)
-        turns = itertools.count(max(served.values(), default=0) + 1)
+        turns = itertools.count(max(served.values(), default=0) + 1)  # after every real one
         waiting = [t for t in self._tasks.values() if not t.released]
         order = []
         while waiting:
@@ -313,16 +312,13 @@ class JobEngine:
             order.append(task)
         return order
 
-    def _next_turn(self) -> Task | None:
-        waiting = [t for t in self._tasks.values() if not t.released]
-        return min(waiting, key=lambda t: self._served.get(t.owner, -1)) if waiting else None
-
     def _cluster_shape(self) -> tuple[int, dict | None, dict | None]:
         """(training slots, a training's Dask resources, a one-off task's): fixed for the
         embedded cluster; for another, read from its workers every few seconds."""
-        if time.monotonic() - self._shape_at < SHAPE_SECONDS and self._shape:
+        client = self.client  # connected first: the embedded cluster sets its shape
+        if time.monotonic() - self._shape_at < SHAPE_SECONDS:
             return self._shape
-        workers = list(self.client.scheduler_info()["workers"].values())
+        workers = list(client.scheduler_info()["workers"].values())
         has = {kind: [w for w in workers if kind in (w.get("resources") or {})]
                for kind in (TRAINING, LIGHT)}  # fmt: skip
         if has[TRAINING]:
@@ -403,8 +399,7 @@ class JobEngine:
             if not chosen:
                 return None
             queue = self._queue()
-            mine = [{"id": t.id, "keys": [k for k in t.keys if k in wanted],
-                     "released": t.released} for t in chosen]  # fmt: skip
+            mine = [(t.id, [k for k in t.keys if k in wanted], t.released) for t in chosen]
             waiting = set().union(*(t.requesters for t in chosen))
             first = next((i for i, t in enumerate(queue) if t in chosen), 0)
             ahead = sum(len(t.keys) for t in queue[:first])
@@ -413,22 +408,22 @@ class JobEngine:
         untrained: dict[str, dict] = {}
         running = queued = 0
         lefts: list[float | None] = []
-        for task in mine:
-            board = (self._metadata("progress", task["id"]) or {}) if task["released"] else {}
+        for task, task_keys, released in mine:
+            board = (self._metadata("progress", task) or {}) if released else {}
             runs = board.get("runs", {})
-            records |= {k: runs[k] for k in task["keys"] if runs.get(k)}
-            if task["released"] and not runs:  # perhaps a picture of the untrained networks
-                first_picture = self._metadata("untrained", task["id"]) or {}
-                untrained |= {k: first_picture[k] for k in task["keys"] if k in first_picture}
-            if runs or (task["released"] and self._metadata("started", task["id"])):
-                running += len(task["keys"])
+            records |= {k: runs[k] for k in task_keys if runs.get(k)}
+            if released and not runs:  # perhaps a picture of the untrained networks
+                first_picture = self._metadata("untrained", task) or {}
+                untrained |= {k: first_picture[k] for k in task_keys if k in first_picture}
+            if runs or (released and self._metadata("started", task)):
+                running += len(task_keys)
                 lefts.append(board.get("seconds_left"))
             else:
-                queued += len(task["keys"])
+                queued += len(task_keys)
         # Running tasks train side by side on their workers: the last to end decides.
         left = max(lefts) if lefts and None not in lefts else None
         return Watch(records, untrained, running, queued, ahead, left,
-                     tuple(t["id"] for t in mine), len(waiting), requester in waiting)  # fmt: skip
+                     tuple(t[0] for t in mine), len(waiting), requester in waiting)  # fmt: skip
 
     def _metadata(self, corner: str, task: str):
         """One task's entry in a corner of the scheduler's metadata (None if it has none):
@@ -471,6 +466,7 @@ class JobEngine:
             self._closed = True
             client, cluster = self._client, self._cluster
             self._client = self._cluster = None
+        self._wake.set()  # the engine's thread ends
         if client is not None:
             client.close()
         if cluster is not None:

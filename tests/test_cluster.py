@@ -35,27 +35,26 @@ def installed(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def cluster(installed, cache_dir, tmp_path):
-    """`dask scheduler` and two `dask worker`s, each its own process, run from an empty
-    folder with only the installed package on their path."""
+    """`dask scheduler`, two training `dask worker`s and a light one, each its own process,
+    run from an empty folder with only the installed package on their path."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env |= {"PYTHONPATH": str(installed), "OVERFITTING_LAB_CACHE": str(cache_dir),
             "TF_CPP_MIN_LOG_LEVEL": "3"}  # fmt: skip
+    worker = [str(DASK), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"]
     commands = [
         [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-        *[[str(DASK), "worker", address, "--nworkers", "1", "--nthreads", "1",
-           "--no-dashboard", "--name", f"worker-{i}"] for i in (1, 2)],
+        *[[*worker, "--resources", "training=1", "--name", f"worker-{i}"] for i in (1, 2)],
+        [*worker, "--resources", "light=1", "--name", "light"],
     ]  # fmt: skip
-    logs = [open(tmp_path / f"dask-{i}.log", "w") for i in range(3)]  # noqa: SIM115
-    processes = []
-    for command, log in zip(commands, logs, strict=True):
-        processes.append(subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log,
-                                          stderr=subprocess.STDOUT))  # fmt: skip
-        time.sleep(1.0 if command[1] == "scheduler" else 0)
+    logs = [open(tmp_path / f"dask-{i}.log", "w") for i in range(len(commands))]  # noqa: SIM115
+    processes = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+                 for command, log in zip(commands, logs, strict=True)]  # fmt: skip
     engine = JobEngine(address=address)
     try:
-        until(lambda: len(engine.client.scheduler_info()["workers"]) == 2,
+        until(lambda: len(engine.client.scheduler_info()["workers"]) == 3,
               lambda: (tmp_path / "dask-1.log").read_text()[-2000:])  # fmt: skip
         yield address, engine
     finally:
@@ -90,7 +89,15 @@ def test_a_comparison_trains_on_the_cluster_spread_over_its_workers(cluster):
     assert all(store.has(key) for key in keys)  # in the cache the app reads
     until(lambda: set(keys) <= {t["key"] for t in engine.trainings()})  # reported later
     trained = [t for t in engine.trainings() if t["key"] in set(keys)]
-    assert len(trained) == 6 and len({t["worker"] for t in trained}) == 2
+    names = {a: w["name"] for a, w in engine.client.scheduler_info()["workers"].items()}
+    assert len(trained) == 6 and {names[t["worker"]] for t in trained} == {"worker-1", "worker-2"}
+
+
+def test_one_off_tasks_go_to_the_light_worker(cluster):
+    from distributed import get_worker
+
+    _, engine = cluster
+    assert engine.run(lambda: get_worker().name) == "light"
 
 
 def test_precompute_fills_the_cache_on_the_cluster_with_a_progress_bar(cluster, cache_dir):
