@@ -64,9 +64,6 @@ CORNERS = ("progress", "started", "stop", "untrained")  # a task's entries on th
 log = logging.getLogger(__name__)
 
 
-# --- the client side ----------------------------------------------------------------------
-
-
 class _Recent(OrderedDict):
     """The newest KEEP_RECENT entries: what a long-lived server remembers of runs and
     tasks that have ended, without growing for ever."""
@@ -125,7 +122,8 @@ class Status:
 
     pending: tuple[str, ...] = ()  # run keys in flight: queued or training
     failed: dict[str, str] = field(default_factory=dict)  # run key -> why its training failed
-    cancelled: dict[str, list[dict]] = field(default_factory=dict)  # run key -> curves so far
+    # run key -> its curves when it was stopped (one stopped before its first epoch has none)
+    cancelled: dict[str, list[dict]] = field(default_factory=dict)
 
     @property
     def state(self) -> str:

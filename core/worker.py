@@ -110,12 +110,11 @@ def train_task(spec_dicts: list[dict], cache: str, task: str) -> list[str]:
 
     def progress(key: str, record: dict) -> None:
         records.setdefault(key, []).append(record)
+        last["done"] = max(last["done"], record["epoch"])  # fused runs advance together
         now = time.monotonic()
-        if record["epoch"] > last["done"]:  # fused runs advance together: the furthest counts
-            last["done"] = record["epoch"]
-            last["left"] = clock.update(now, record["epoch"], max(planned[k] for k in records))
         if now - last["publish"] >= PUBLISH_SECONDS:
             last["publish"] = now
+            last["left"] = clock.update(now, last["done"], max(planned[k] for k in records))
             publish()
 
     untrained: dict[str, dict] = {}

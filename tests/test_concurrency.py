@@ -71,8 +71,9 @@ def two_workers():
     from distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # no "8787 is in use"
+    ) as cluster:  # fmt: skip
         engine = JobEngine(address=cluster.scheduler_address)
         yield engine
         engine.close()
