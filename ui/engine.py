@@ -4,9 +4,9 @@ about the machine."""
 from __future__ import annotations
 
 import os
+import uuid
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.jobs import SCHEDULER_ENV, JobEngine
 from core.machine import device_summary, library_versions
@@ -29,10 +29,10 @@ def engine() -> JobEngine:
 
 
 def requester() -> str:
-    """Who asks the job engine for a training: this browser session. Cancel withdraws only
+    """Who asks the job engine for a training: this browser session (an id of its own, kept
+    in its state: AppTest gives every session the same session_id). Cancel withdraws only
     its own requests; a session that follows a training it did not start has none."""
-    context = get_script_run_ctx()
-    return context.session_id if context else "script"
+    return st.session_state.setdefault("requester", uuid.uuid4().hex)
 
 
 @st.cache_resource(show_spinner=False)
