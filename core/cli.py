@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from core import config, datasets, lessons, metrics, settings
+from core.budget import budget_problem
 from core.cache import CacheError, RunStore
 from core.config import ConfigError
 from core.datasets import DatasetError
@@ -150,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"train one run per value of one knob, fused ({', '.join(settings.SWEEPABLE)})",
     )
     _seed_flags(p)
+    _budget_flag(p)
     p.add_argument("--json", type=Path, metavar="OUT", help="also write every run to OUT")
     base = p.add_argument_group("the base network and data (apply to every variant)")
     for name in BASE_KNOBS:
@@ -162,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("precompute", help="fill the cache for a teacher preset")
     p.add_argument("--preset", required=True, help=", ".join(lessons.LESSONS))
     _seed_flags(p, default="0")
+    _budget_flag(p)
     p.set_defaults(handler=cmd_precompute)
 
     p = commands.add_parser("presets", help="list the teacher presets")
@@ -181,6 +184,15 @@ def _seed_flags(p, default: str | None = None) -> None:
         "--scheduler",
         metavar="ADDRESS",
         help="train on this Dask cluster (tcp://host:8786) instead of in this process",
+    )
+
+
+def _budget_flag(p) -> None:
+    p.add_argument(
+        "--ignore-budget",
+        action="store_true",
+        help="train even what is over the server's limit for one request "
+        "($OVERFITTING_LAB_MAX_COST); a teacher filling the cache before class",
     )
 
 
@@ -315,6 +327,7 @@ def _sweep(text: str, base: ExperimentSpec) -> tuple[str, list]:
     parsed = list(dict.fromkeys(parsed))
     if len(parsed) < 2:
         raise CliError("--sweep needs at least two different values, e.g. l2=0,1e-4,1e-3")
+    _at_most("--sweep", "values", len(parsed), SETTINGS["sweep_values"])
     if knob == "train_size":
         parsed, note = datasets.training_sizes(base, parsed)
         _note(note)
@@ -326,6 +339,12 @@ def _note(text: str | None) -> None:
         print(f"note: {text}", file=sys.stderr)
 
 
+def _at_most(flag: str, what: str, count: int, setting: settings.Setting) -> None:
+    """No more values than the settings table allows, or one line."""
+    if count > setting.high:
+        raise CliError(f"{flag} takes at most {setting.high} different {what}, not {count:,}")
+
+
 def _seeds(text: str | None, default: int) -> list[int]:
     if text is None:
         return [default]
@@ -335,21 +354,27 @@ def _seeds(text: str | None, default: int) -> list[int]:
         raise CliError(f"--seeds takes whole numbers separated by commas, not {text!r}") from None
     if not seeds:
         raise CliError("--seeds names no seed; give whole numbers such as 0,1,2")
+    seeds = list(dict.fromkeys(seeds))
+    _at_most("--seeds", "seeds", len(seeds), SETTINGS["seeds"])
     for seed in seeds:
         SETTINGS["seed"].check(seed)
-    return list(dict.fromkeys(seeds))
+    return seeds
 
 
 def _run_and_report(labelled: list[tuple[str, ExperimentSpec]], store: RunStore, args) -> int:
     from core.runner import execute, run_key
 
     keys = [run_key(spec) for _, spec in labelled]  # fails early, before any training
+    missing = {k: s for k, (_, s) in zip(keys, labelled, strict=True) if not store.has(k)}
+    problem = None if args.ignore_budget else budget_problem(list(missing.values()))
+    if problem:
+        raise CliError(f"{problem} (--ignore-budget trains it anyway)")
     remote = set()
     if args.scheduler:
-        remote = _train_on_cluster(args.scheduler, labelled, keys, store, args.quiet)
+        _train_on_cluster(args.scheduler, missing, args.quiet)
+        remote, missing = set(missing), {}  # trained there: all of it loads from the cache
     # In-process runs draw their bar on a terminal only; a log gets just the table.
-    fresh = [spec for key, (_, spec) in zip(keys, labelled, strict=True) if not store.has(key)]
-    bar = _Bar(sum(s.epochs for s in fresh), args.quiet or not sys.stderr.isatty())
+    bar = _Bar(sum(s.epochs for s in missing.values()), args.quiet or not sys.stderr.isatty())
     results = execute([spec for _, spec in labelled], store, on_progress=bar.epoch)
     bar.finish()
     rows = [
@@ -362,12 +387,9 @@ def _run_and_report(labelled: list[tuple[str, ExperimentSpec]], store: RunStore,
     return 0
 
 
-def _train_on_cluster(
-    address: str, labelled, keys: list[str], store: RunStore, quiet: bool
-) -> set[str]:
-    """Submit every run that is not cached to a Dask cluster and wait, with a progress bar;
-    the runs are then read from the shared cache like any other. Returns the keys the
-    cluster trained."""
+def _train_on_cluster(address: str, missing: dict[str, ExperimentSpec], quiet: bool) -> None:
+    """Submit the runs that are not cached to a Dask cluster and wait, with a progress bar;
+    the runs are then read from the shared cache like any other."""
     from core.jobs import JobEngine
 
     engine = JobEngine(address=address)
@@ -375,19 +397,19 @@ def _train_on_cluster(
         engine.client  # noqa: B018 - connect now: a wrong address is one clear line
     except (OSError, TimeoutError) as exc:
         raise CliError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    me = f"cli-{os.getpid()}"
     try:
-        missing = {k: s for k, (_, s) in zip(keys, labelled, strict=True) if not store.has(k)}
-        tasks = engine.submit(list(missing.values()), list(missing))
+        engine.submit(list(missing.values()), list(missing), None, me)
         bar = _Bar(sum(s.epochs for s in missing.values()), quiet)
-        while engine.status(tasks) == "pending":
+        while (status := engine.status(list(missing))).pending:
             bar.watched(engine.watch(list(missing)))
             time.sleep(0.5)
         bar.finish()
-        if engine.status(tasks) == "error":
-            raise CliError(f"training failed on the cluster: {engine.error(tasks)}")
+        if status.failed:
+            raise CliError(f"training failed on the cluster: {status.error}")
     finally:
+        engine.withdraw(list(missing), me)  # interrupted: the cluster stops what it trains
         engine.close()
-    return set(missing)
 
 
 class _Bar:

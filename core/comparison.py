@@ -41,7 +41,7 @@ GENERATED_ONLY = ("data_noise", "data_size")
 # How the curves are shown, not what is trained: these and the seeds survive every switch.
 DISPLAY = ("scale", "view", "present")
 KEPT = ("seeds", *DISPLAY)
-MAX_SWEEP_VALUES = 10
+MAX_SWEEP_VALUES = int(SETTINGS["sweep_values"].high)
 QUERY = {"dataset": "ds", "preset": "preset", "variants": "v", "sweep": "sweep", "values": "vals",
          "scale": "scale", "view": "view", "present": "present"}  # fmt: skip
 SCALES = ("linear", "log")  # the loss axis

@@ -5,7 +5,7 @@ A bad value is one line (ConfigError) at start-up: the command line exits 2 with
 shows it on the page. Never a traceback later, and never a silent default: a cap of -1 MB
 used to delete every other run on the next save, and a misspelt name would be ignored.
 
-Imports nothing from the project, so every module may read it.
+Imports only the settings table (which imports nothing), so every module may read it.
 """
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.settings import MAX_COST, SETTINGS, SpecError, convert
+
 PREFIX = "OVERFITTING_LAB_"
 CACHE_ENV = PREFIX + "CACHE"
 MAX_MB_ENV = PREFIX + "CACHE_MAX_MB"
 DATA_ROOTS_ENV = PREFIX + "DATA_ROOTS"
 WORKERS_ENV = PREFIX + "WORKERS"
 SCHEDULER_ENV = PREFIX + "SCHEDULER"
-KNOWN = (CACHE_ENV, MAX_MB_ENV, DATA_ROOTS_ENV, WORKERS_ENV, SCHEDULER_ENV)
+MAX_COST_ENV = PREFIX + "MAX_COST"
+KNOWN = (CACHE_ENV, MAX_MB_ENV, DATA_ROOTS_ENV, WORKERS_ENV, SCHEDULER_ENV, MAX_COST_ENV)
 
 DEFAULT_MAX_MB = 2048
 # The cap holds at least one run record of the largest size the store reads (64 MB).
@@ -45,6 +48,7 @@ class Config:
     data_roots: tuple[Path, ...]  # the operator's folders (the cache's data/ is added apart)
     workers: int | None  # None: one per GPU, or one
     scheduler: str | None  # None: an embedded Dask cluster
+    max_cost: float  # the most training one request may ask for (core.budget), trillions
 
 
 def current() -> Config:
@@ -77,6 +81,7 @@ def _parse(items: tuple[tuple[str, str], ...]) -> Config:
         data_roots=_roots(env.get(DATA_ROOTS_ENV, "")),
         workers=_workers(env.get(WORKERS_ENV, "")),
         scheduler=_scheduler(env.get(SCHEDULER_ENV, "")),
+        max_cost=_max_cost(env.get(MAX_COST_ENV, "")),
     )
 
 
@@ -144,3 +149,18 @@ def _scheduler(text: str) -> str | None:
             f"{SCHEDULER_ENV}={text[:80]!r} is not a Dask scheduler address such as tcp://host:8786"
         )
     return text
+
+
+def _max_cost(text: str) -> float:
+    setting = SETTINGS["max_cost"]
+    if not text:
+        return MAX_COST
+    try:
+        value = convert(float, text)
+        setting.check(value)
+    except (ValueError, SpecError):
+        raise ConfigError(
+            f"{MAX_COST_ENV}={text[:40]} must be a number of trillions from "
+            f"{setting.describe(setting.low)} to {setting.describe(setting.high)}"
+        ) from None
+    return value

@@ -271,6 +271,12 @@ def shapes(spec: ExperimentSpec, info: DatasetInfo) -> list[Shape]:
     return out
 
 
+def count_params(spec: ExperimentSpec, info: DatasetInfo) -> int:
+    """The network's weights as Keras's count_params() counts them (BatchNorm's moving
+    statistics included), without importing Keras: the web server prices requests with it."""
+    return sum(row.params for row in shapes(spec, info))
+
+
 def _output(layer: Layer, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int, int]:
     """A layer's output shape and its trainable and non-trainable parameters, from its
     input shape (channels last; every convolution and pooling here pads to "same")."""

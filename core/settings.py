@@ -332,7 +332,30 @@ _TABLE = [
         url="seeds",
         cli="--seeds",
     ),
+    Setting(
+        "sweep_values",
+        "Sweep values",
+        "How many values one sweep trains, each a branch of one fused training.",
+        int,
+        2,
+        10,
+    ),
+    # The server's, not a run's: what one request may ask of the job engine (core.budget).
+    Setting(
+        "max_cost",
+        "Largest request",
+        "The most training one request may ask for, in trillions: the sum over its runs of "
+        "epochs × training examples × the network's weights (how often a weight meets an "
+        "example). A link above it is refused, saying what to reduce.",
+        float,
+        1e-6,
+        1e9,
+    ),
 ]
+# Every lesson and every dataset's default comparison fits on one seed (the largest, the
+# VGG lesson, costs 60); 40 runs of the huge network for 1,000 epochs on MNIST-5k (102)
+# does not. An operator changes it with $OVERFITTING_LAB_MAX_COST.
+MAX_COST = 80.0
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in _TABLE}
 # The knobs a sweep can run along, in the order the Sweep page offers them.

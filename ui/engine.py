@@ -3,32 +3,13 @@ about the machine."""
 
 from __future__ import annotations
 
-import os
+import uuid
 
 import streamlit as st
 
-from core.jobs import SCHEDULER_ENV, JobEngine
+from core import config
+from core.jobs import JobEngine
 from core.machine import device_summary, library_versions
-
-# Shims until the engine branch lands (remove them then): that JobEngine takes who asks
-# for a training and withdraws one requester's interest; core.jobs.budget_problem refuses
-# a request above the server's budget. Here a withdrawal still cancels for everyone.
-try:
-    from core.jobs import budget_problem
-except ImportError:
-
-    def budget_problem(specs) -> str | None:
-        return None
-
-
-if not hasattr(JobEngine, "withdraw"):
-
-    class JobEngine(JobEngine):
-        def submit(self, specs, keys, about=None, requester=""):
-            return super().submit(specs, keys, about)
-
-        def withdraw(self, keys, requester):
-            self.cancel(keys)
 
 
 def scheduler_address() -> str | None:
@@ -38,7 +19,7 @@ def scheduler_address() -> str | None:
         address = st.secrets.get("scheduler")
     except Exception:  # no secrets.toml, or a malformed one: neither may take the app down
         address = None
-    return address or os.environ.get(SCHEDULER_ENV) or None
+    return address or config.current().scheduler
 
 
 @st.cache_resource(show_spinner=False)
@@ -48,11 +29,10 @@ def engine() -> JobEngine:
 
 
 def requester() -> str:
-    """Who asks for a training: this browser session (a reload is a new one)."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    context = get_script_run_ctx()
-    return context.session_id if context else "script"
+    """Who asks the job engine for a training: this browser session (an id of its own, kept
+    in its state: AppTest gives every session the same session_id). Cancel withdraws only
+    its own requests; a session that follows a training it did not start has none."""
+    return st.session_state.setdefault("requester", uuid.uuid4().hex)
 
 
 @st.cache_resource(show_spinner=False)

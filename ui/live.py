@@ -90,7 +90,7 @@ def _duration(seconds: float) -> str:
 def finished(view: View) -> None:
     """Nothing of this comparison is training: the cached runs (and the partial curves of
     cancelled ones), then the summary once every run is there."""
-    cancelled = engine().cancelled([e.key for e in view.missing])
+    cancelled = engine().status([e.key for e in view.missing]).cancelled
     if cancelled:
         epoch = max(rows[-1]["epoch"] for rows in cancelled.values() if rows)
         st.warning(f"Cancelled at epoch {epoch}: the partial curves are shown. Press **Run** "

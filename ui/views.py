@@ -9,13 +9,14 @@ from functools import cached_property
 import streamlit as st
 
 from core import datasets
+from core.budget import budget_problem
 from core.cache import RunStore
 from core.comparison import Comparison, Entry
 from core.datasets import DatasetError
 from core.settings import SETTINGS
 from core.spec import SpecError
 from ui import render
-from ui.engine import budget_problem, engine, requester
+from ui.engine import engine, requester
 from ui.render import Curve
 
 S = st.session_state
@@ -152,7 +153,7 @@ def status_line(view: View) -> str:
 
 
 def _failures(view: View) -> str | None:
-    failed = engine().errors([e.key for e in view.missing])
+    failed = engine().status([e.key for e in view.missing]).failed
     return f"Training failed: {next(iter(failed.values()))}" if failed else None
 
 
