@@ -320,14 +320,14 @@ def _sweep(text: str, base: ExperimentSpec) -> tuple[str, list]:
     knob = knob.strip().replace("-", "_")
     if knob not in settings.SWEEPABLE:
         raise CliError(f"--sweep runs along one of {', '.join(settings.SWEEPABLE)}, not {knob!r}")
+    texts = list(dict.fromkeys(v.strip() for v in values.split(",") if v.strip()))
+    _at_most("--sweep", "values", len(texts), SETTINGS["sweep_values"])  # before any work
     try:
-        parsed = [_value(SETTINGS[knob], v) for v in values.split(",") if v.strip()]
+        parsed = list(dict.fromkeys(_value(SETTINGS[knob], v) for v in texts))
     except (ValueError, SpecError) as exc:
         raise CliError(f"--sweep {knob}: {exc}") from None
-    parsed = list(dict.fromkeys(parsed))
     if len(parsed) < 2:
         raise CliError("--sweep needs at least two different values, e.g. l2=0,1e-4,1e-3")
-    _at_most("--sweep", "values", len(parsed), SETTINGS["sweep_values"])
     if knob == "train_size":
         parsed, note = datasets.training_sizes(base, parsed)
         _note(note)

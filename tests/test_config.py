@@ -9,6 +9,7 @@ import pytest
 from core import config
 from core.cache import RunStore
 from core.cli import main
+from core.settings import MAX_COST
 from tests.support import ROOT, make_run
 
 BAD = [
@@ -60,18 +61,20 @@ def test_good_settings_are_read_with_their_defaults(tmp_path, monkeypatch):
     monkeypatch.setenv("OVERFITTING_LAB_DATA_ROOTS", f"{roots[0]}::{roots[1]}")
     monkeypatch.setenv("OVERFITTING_LAB_WORKERS", "2")
     monkeypatch.setenv("OVERFITTING_LAB_SCHEDULER", "tcp://10.0.0.5:8786")
+    monkeypatch.setenv("OVERFITTING_LAB_MAX_COST", "250")
     monkeypatch.setenv("HOME", str(tmp_path))
     got = config.current()
     assert got == config.Config(tmp_path / "lab-cache", 512 * 2**20, tuple(roots), 2,
-                                "tcp://10.0.0.5:8786")  # fmt: skip
-    for name in ("CACHE_MAX_MB", "WORKERS", "SCHEDULER", "DATA_ROOTS"):
+                                "tcp://10.0.0.5:8786", 250.0)  # fmt: skip
+    for name in ("CACHE_MAX_MB", "WORKERS", "SCHEDULER", "DATA_ROOTS", "MAX_COST"):
         monkeypatch.setenv(f"OVERFITTING_LAB_{name}", "")  # empty: the default
     got = config.current()
-    assert (got.cache_max_bytes, got.workers, got.scheduler, got.data_roots) == (
+    assert (got.cache_max_bytes, got.workers, got.scheduler, got.data_roots, got.max_cost) == (
         config.DEFAULT_MAX_MB * 2**20,
         None,
         None,
         (),
+        MAX_COST,
     )
 
 
