@@ -8,13 +8,14 @@ import streamlit as st
 
 from core.comparison import Comparison
 
-# Streamlit leaves 6rem above a page; a classroom projector (1280x720) cannot spare it. Its
+# Streamlit leaves 6rem above a page and 5rem beside it; a classroom projector (1280x720)
+# cannot spare them: the two headline charts need the width. Its
 # header (3.75rem, opaque) then hid the top of the Run button: it stays, see-through and
 # click-through but for its own buttons. Lesson names wrap in the sidebar's menus, and the
 # sidebar is wide enough for the longest one in its box.
 STYLE = """
 <style>
-.block-container {padding-top: 3.2rem; padding-bottom: 2rem;}
+.block-container {padding: 3.2rem 2.5rem 2rem 2.5rem;}
 h1 {font-size: 1.9rem !important; padding-top: 0 !important; margin-bottom: 0 !important;}
 [data-testid="stCaptionContainer"], .stCaption {color: #333 !important;}
 [data-testid="stHeader"] {background: transparent;}
