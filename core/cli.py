@@ -27,8 +27,9 @@ from core.spec import VARIANTS, ExperimentSpec, SpecError, sweep_specs, variant_
 EXIT_USAGE = 2
 # Toggles that make a one-off "custom" variant; every other flag applies to all variants.
 VARIANT_KNOBS = ("capacity", "l2", "l1", "dropout", "batchnorm", "augment")
-BASE_KNOBS = ("data_noise", "data_size", "arch", "batch_size", "learning_rate", "optimizer",
-              "epochs", "train_size", "label_noise", "patience")  # fmt: skip
+BASE_KNOBS = ("data_noise", "data_size", "arch", "widths", "dropout_taper", "batch_size",
+              "learning_rate", "optimizer", "epochs", "train_size", "label_noise",
+              "patience")  # fmt: skip
 
 
 class CliError(Exception):
@@ -82,28 +83,31 @@ def _flag(group, name: str) -> None:
         dest=name,
         type=_typed(setting),
         choices=setting.choices or None,
-        help=f"{setting.help} ({_span(setting)})",
+        help=f"{setting.help} {_span(setting)}".strip(),
     )
 
 
 def _typed(setting: settings.Setting):
     def convert(text: str):
         try:
-            return settings.convert(setting.kind, text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {setting.kind.__name__}") from None
+            return setting.read(text)
+        except ValueError as exc:
+            why = f": {exc}" if setting.spelling else f" is not a {setting.kind.__name__}"
+            raise argparse.ArgumentTypeError(f"{text!r}{why}") from None
 
     convert.__name__ = setting.kind.__name__
     return convert
 
 
 def _span(setting: settings.Setting) -> str:
+    """The allowed values in brackets; "" for free text (its help says how to write it)."""
     if setting.choices:
-        return "one of " + ", ".join(map(str, setting.choices))
+        return "(one of " + ", ".join(map(str, setting.choices)) + ")"
+    if setting.low is None:
+        return ""
     span = f"{setting.describe(setting.low)} to {setting.describe(setting.high)}"
-    return span + (
-        f"; {setting.describe(setting.off)} is {setting.off_label}" if setting.off_label else ""
-    )
+    off = f"; {setting.describe(setting.off)} is {setting.off_label}" if setting.off_label else ""
+    return f"({span}{off})"
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -30,8 +30,8 @@ from core.spec import (
 
 DEFAULT_DATASET = "digits"
 # The base network and data knobs a user may change; in a lesson only epochs apply.
-BASE_KNOBS = ("capacity", "train_size", "label_noise", "data_noise", "data_size", "patience",
-              "epochs")  # fmt: skip
+BASE_KNOBS = ("capacity", "widths", "train_size", "label_noise", "data_noise", "data_size",
+              "patience", "epochs")  # fmt: skip
 LESSON_KNOBS = ("epochs", "patience")
 MAX_SWEEP_VALUES = 10
 QUERY = {"dataset": "ds", "preset": "preset", "variants": "v", "sweep": "sweep", "values": "vals",
@@ -66,6 +66,7 @@ class Comparison:
     augment: str | None = None
     # The base network and data; None: the dataset's (or the lesson's) default.
     capacity: str | None = None
+    widths: str | None = None
     train_size: int | None = None
     label_noise: float | None = None
     data_noise: float | None = None

@@ -225,6 +225,13 @@ def _widget(comparison: Comparison, setting: Setting) -> Comparison:
             value = start["value"]
             extra["index"] = options.index(value) if value in options else 0
         value = widget(setting.label, options, **extra, **common)
+    elif setting.spelling:  # free text, such as layer widths
+        text = st.text_input(setting.label, placeholder="the network size's", **start, **common)
+        try:
+            value, _ = setting.parse(text)
+        except ValueError as exc:
+            value = comparison.value(setting.name)
+            st.caption(f"{setting.label}: {exc}; still {value or 'the network size'}")
     elif setting.kind is float:
         value = st.slider(setting.label, float(setting.low), float(setting.high),
                           step=setting.step, **start, **common)  # fmt: skip
