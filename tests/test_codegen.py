@@ -125,7 +125,7 @@ SAVE = textwrap.dedent("""
         ("iris", dict(epochs=1)),
         ("breast_cancer", dict(epochs=1)),
         ("moons", dict(epochs=1, l2=1e-3)),
-        ("sine", dict(epochs=1, train_size=20)),
+        ("sine", dict(epochs=1, train_size=15)),
         ("mnist5k", dict(epochs=1, train_size=200, augment="light")),
     ],
 )
