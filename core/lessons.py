@@ -389,7 +389,7 @@ LESSONS = {
             "random-labels",
             "Random labels",
             "digits",
-            "Every one of the {train} training labels replaced by a random class (validation "
+            "Every one of the {train} training labels is replaced by a random class (validation "
             "and test labels stay clean): nothing is left to learn, yet the big network fits "
             "them anyway — over 95% training accuracy — taking more epochs than on the true "
             "labels, while its validation and test accuracy stay at chance. It memorised "
@@ -556,7 +556,7 @@ def offline() -> list[str]:
 
 # What each offline dataset's default comparison claims on the Compare page, checked like
 # any lesson: which regularizers end with a lower validation and test loss than the
-# baseline, on the mean of three seeds (bench/lessons.py measured them).
+# baseline by the margin rule on three seeds (bench/lessons.py measured them).
 DEFAULT_WINNERS: dict[str, tuple[str, ...]] = {
     "iris": REGULARIZERS,
     "wine": ("small", "dropout", "combined"),

@@ -206,7 +206,7 @@ _TABLE = [
         "Layer widths",
         "The hidden layers' widths, such as 512,256: the dense network's layers, or a CNN's "
         f"dense head (1 to {MAX_LAYERS} layers of 1 to {MAX_UNITS} units). Empty: the network "
-        "size's. The 'less capacity' variant uses its smaller size's own widths.",
+        "size's. The 'less capacity' variant halves them.",
         str,
         off="",
         url="w",
