@@ -29,8 +29,9 @@ from core.spec import VARIANTS, ExperimentSpec, SpecError, sweep_specs, variant_
 EXIT_USAGE = 2
 # Toggles that make a one-off "custom" variant; every other flag applies to all variants.
 VARIANT_KNOBS = ("capacity", "l2", "l1", "dropout", "batchnorm", "augment")
-BASE_KNOBS = ("data_noise", "data_size", "arch", "batch_size", "learning_rate", "optimizer",
-              "epochs", "train_size", "label_noise", "patience")  # fmt: skip
+BASE_KNOBS = ("data_noise", "data_size", "arch", "widths", "dropout_taper", "batch_size",
+              "learning_rate", "optimizer", "epochs", "train_size", "label_noise",
+              "patience")  # fmt: skip
 
 
 class CliError(Exception):
@@ -82,7 +83,10 @@ def _flag(group, name: str) -> None:
         group.add_argument(setting.cli, action="store_true", default=None, help=setting.help)
         return
     group.add_argument(
-        setting.cli, dest=name, type=_typed(setting), help=f"{setting.help} ({_span(setting)})"
+        setting.cli,
+        dest=name,
+        type=_typed(setting),
+        help=f"{setting.help} {_span(setting)}".strip(),
     )
 
 
@@ -108,8 +112,10 @@ def _value(setting: settings.Setting, text: str):
     if setting.off_label and text.lower() == setting.off_label:
         return setting.off
     try:
-        value = settings.convert(setting.kind, text)
-    except ValueError:
+        value = setting.read(text)
+    except ValueError as exc:
+        if setting.spelling:  # free text with its own grammar: its own message
+            raise ValueError(f"{text[:40]!r}: {exc}") from None
         off = f" or {setting.off_label}" if setting.off_label else ""
         raise ValueError(f"{text[:40]!r} is not a {KIND_NAMES[setting.kind]}{off}") from None
     setting.check(value)
@@ -117,11 +123,14 @@ def _value(setting: settings.Setting, text: str):
 
 
 def _span(setting: settings.Setting) -> str:
+    """The allowed values in brackets; "" for free text (its help says how to write it)."""
     if setting.choices:
         span = "one of " + ", ".join(map(str, setting.choices))
+    elif setting.low is None:
+        return ""
     else:
         span = f"{setting.describe(setting.low)} to {setting.describe(setting.high)}"
-    return span + (f", or {setting.off_label}" if setting.off_label else "")
+    return f"({span}" + (f", or {setting.off_label}" if setting.off_label else "") + ")"
 
 
 def _parser() -> argparse.ArgumentParser:

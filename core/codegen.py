@@ -62,11 +62,12 @@ def _fit(spec: ExperimentSpec) -> list[str]:
         f"    epochs={spec.epochs}, batch_size={spec.batch_size},",
         *stop,
         ")",
-        "print(model.evaluate(x_test, y_test))  # once, at the end",
-        "# history.history['loss'] and ['val_loss'] are the app's curves 'as Keras prints it':",
-        "# loss in training mode (Dropout, augmentation on) plus the L1/L2 penalty, val_loss",
-        "# plus the penalty. The app's own view is the data loss alone (a crossentropy",
-        "# metric), both sets measured in inference mode at the end of each epoch.",
+        "print(model.evaluate(x_test, y_test))  # once, at the end; with L1/L2 its loss",
+        "# holds the penalty, as val_loss does.",
+        "# history.history['loss'] and ['val_loss'] are the app's 'as Keras prints it' view:",
+        "# loss is the running mean over each epoch with Dropout and augmentation active,",
+        "# and both include the L1/L2 penalty. The app's own view draws the data loss alone,",
+        "# the training set too measured in inference mode at the end of each epoch.",
     ]
 
 

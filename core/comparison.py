@@ -34,8 +34,8 @@ from core.spec import (
 
 DEFAULT_DATASET = "digits"
 # The base network and data knobs a user may change; in a lesson only epochs apply.
-BASE_KNOBS = ("capacity", "train_size", "label_noise", "data_noise", "data_size", "patience",
-              "epochs")  # fmt: skip
+BASE_KNOBS = ("capacity", "widths", "train_size", "label_noise", "data_noise", "data_size",
+              "patience", "epochs")  # fmt: skip
 LESSON_KNOBS = ("epochs", "patience")
 GENERATED_ONLY = ("data_noise", "data_size")
 # How the curves are shown, not what is trained: these and the seeds survive every switch.
@@ -74,6 +74,7 @@ class Comparison:
     augment: str | None = None
     # The base network and data; None: the dataset's (or the lesson's) default.
     capacity: str | None = None
+    widths: str | None = None
     train_size: int | None = None
     label_noise: float | None = None
     data_noise: float | None = None

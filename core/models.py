@@ -73,6 +73,7 @@ class Architecture:
     title: str
     layers: Callable[[ExperimentSpec, DatasetInfo], list[Layer]]  # the hidden layers
     images_only: bool
+    own_widths: bool = False  # the course's exact network: `widths` cannot change it
 
 
 def image_augmentation(level: str, flip_ok: bool) -> dict[str, float | None]:
@@ -91,13 +92,28 @@ def _scaled(width: int, spec: ExperimentSpec) -> int:
     return max(1, round(width * width_scale(spec)))
 
 
-def _dense_block(units: int, spec: ExperimentSpec, activation: str = "relu") -> list[Layer]:
-    out = [Layer("Dense", (units,), regularized=True)]
-    if spec.batchnorm:
-        out.append(Layer("BatchNormalization", comment="before the activation"))
-    out.append(Layer("Activation", (activation,)))
-    if spec.dropout:
-        out.append(Layer("Dropout", (spec.dropout,)))
+def hidden_widths(spec: ExperimentSpec, default: tuple[int, ...]) -> tuple[int, ...]:
+    """The hidden dense layers' widths: the spec's own (`widths`), else the capacity's."""
+    return settings.layer_widths(spec.widths) or default
+
+
+def dropout_rate(spec: ExperimentSpec, depth: int) -> float:
+    """The rate of the Dropout after the hidden dense layer at this depth (0 = the first):
+    each deeper layer keeps dropout_taper of the rate before it (the course's 0.4, 0.2)."""
+    return round(spec.dropout * spec.dropout_taper**depth, 4)
+
+
+def _dense_blocks(widths: tuple[int, ...], spec: ExperimentSpec, activation: str = "relu"):
+    out = []
+    for depth, units in enumerate(widths):
+        out.append(Layer("Dense", (units,), regularized=True))
+        if spec.batchnorm:
+            out.append(Layer("BatchNormalization", comment="before the activation"))
+        out.append(Layer("Activation", (activation,)))
+        if spec.dropout:
+            tapered = depth and spec.dropout_taper != 1
+            note = f"{spec.dropout_taper:g} × the rate before it (Dropout taper)" if tapered else ""
+            out.append(Layer("Dropout", (dropout_rate(spec, depth),), comment=note))
     return out
 
 
@@ -113,9 +129,7 @@ POOL = Layer("MaxPooling2D", (2,), (("padding", "same"),))
 
 def mlp(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
     out = [Layer("Flatten")] if len(info.input_shape) > 1 else []
-    for units in MLP_UNITS[spec.capacity]:
-        out += _dense_block(units, spec)
-    return out
+    return out + _dense_blocks(hidden_widths(spec, MLP_UNITS[spec.capacity]), spec)
 
 
 def cnn(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
@@ -127,7 +141,7 @@ def cnn(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
         for _ in range(convs):
             out += _conv(f, spec, "relu")
         out.append(POOL)
-    return out + [Layer("Flatten")] + _dense_block(dense, spec)
+    return out + [Layer("Flatten")] + _dense_blocks(hidden_widths(spec, (dense,)), spec)
 
 
 def sign_cnn(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
@@ -159,7 +173,8 @@ def vgg(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
     out = []
     for item in VGG_LAYOUT:
         out += [POOL] if item == "M" else _conv(_scaled(item, spec), spec, "leaky_relu")
-    return out + [Layer("Flatten")] + _dense_block(_scaled(VGG_DENSE, spec), spec, "leaky_relu")
+    head = (_scaled(VGG_DENSE, spec),)
+    return out + [Layer("Flatten")] + _dense_blocks(head, spec, "leaky_relu")
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -167,8 +182,16 @@ ARCHITECTURES: dict[str, Architecture] = {
     for a in (
         Architecture("mlp", "dense network", mlp, images_only=False),
         Architecture("cnn", "convolutional network", cnn, images_only=True),
-        Architecture("sign_cnn", "the course's sign-language CNN", sign_cnn, images_only=True),
-        Architecture("vgg_cifar", "the course's VGG-style CNN", vgg, images_only=True),
+        Architecture(
+            "sign_cnn",
+            "the course's sign-language CNN",
+            sign_cnn,
+            images_only=True,
+            own_widths=True,
+        ),
+        Architecture(
+            "vgg_cifar", "the course's VGG-style CNN", vgg, images_only=True, own_widths=True
+        ),
     )
 }
 assert tuple(ARCHITECTURES) == settings.ARCHITECTURES, "one builder per architecture name"
@@ -176,8 +199,11 @@ assert tuple(ARCHITECTURES) == settings.ARCHITECTURES, "one builder per architec
 
 def check_compatible(spec: ExperimentSpec, info: DatasetInfo) -> None:
     """Refuse combinations that would silently mean nothing."""
-    if ARCHITECTURES[spec.arch].images_only and info.modality != "image":
+    arch = ARCHITECTURES[spec.arch]
+    if arch.images_only and info.modality != "image":
         raise SpecError(f"{spec.arch} needs images; {info.title} is {info.modality} data")
+    if arch.own_widths and spec.widths:
+        raise SpecError(f"layer widths do not apply to {arch.title}: its layers are the course's")
     if spec.augment != "none" and not augmentation_applies(info.modality):
         raise SpecError("augmentation is defined for images and tabular data, not for text")
     if spec.label_noise and info.task == "regression":

@@ -103,7 +103,7 @@ def test_opens_with_the_lesson_above_the_charts_ready_to_run(app):
     assert at.title[0].value == "Regularization on Digits 8x8"
     claim = at.info[0].value
     assert claim.startswith("400 training digits are few for this network")
-    assert "BatchNorm, augmentation and all combined end" in claim
+    assert "Less capacity, L2, Dropout, augmentation and all combined end" in claim
     assert button(at, "run").label == "Run (7 to train)"
     assert len(at.multiselect(key="cmp_variants").value) == 7
 

@@ -90,15 +90,15 @@ def test_a_preset_brings_its_own_dataset_and_variants():
     comparison = Comparison(preset=lesson.name, dataset="iris", epochs=3)
     labelled = comparison.labelled_specs()
     assert comparison.dataset_name == "digits"
-    assert [label for label, _ in labelled] == ["100 examples", "400 examples", "all examples"]
-    assert [spec.train_size for _, spec in labelled] == [100, 400, 0]
+    assert [label for label, _ in labelled] == ["50 examples", "200 examples", "all examples"]
+    assert [spec.train_size for _, spec in labelled] == [50, 200, 0]
     assert {spec.epochs for _, spec in labelled} == {3}
 
 
 def test_a_knob_set_to_its_default_follows_the_default():
     comparison = Comparison(dataset="digits")
-    assert comparison.value("epochs") == 150 and comparison.value("l2") == 1e-3
-    assert comparison.with_value("epochs", 150) == comparison
+    assert comparison.value("epochs") == 100 and comparison.value("l2") == 1e-3
+    assert comparison.with_value("epochs", 100) == comparison
     assert comparison.with_value("epochs", 20).epochs == 20
     assert comparison.with_value("l2", 1e-3).l2 is None
     assert comparison.to_query() == {}
@@ -138,7 +138,7 @@ def test_a_lessons_numbers_from_cached_runs_equal_those_from_the_data(monkeypatc
     comparison = Comparison(preset="digits-more-data", epochs=1)
     runs = [r.run for r in execute([s for _, s in comparison.labelled_specs()])]
     from_data = comparison.claim_text()
-    assert "100, 400 and 1,149 training digits" in from_data
+    assert "50, 200 and 1,149 training digits" in from_data
 
     def no_loading(*args, **kwargs):
         raise AssertionError("the data was loaded")

@@ -127,6 +127,9 @@ def _widget(comparison: Comparison, setting: Setting) -> None:
             common["horizontal"] = True
         widget = st.radio if len(options) <= 3 else st.selectbox
         linked(widget, setting.name, setting.label, value, options=options, **common)
+    elif setting.spelling:  # free text, such as layer widths: empty means the default
+        linked(st.text_input, setting.name, setting.label, value or "",
+               placeholder="as the network size says", **common)  # fmt: skip
     else:
         low = off[0] if off else setting.low
         label = setting.label + (f" (0 = {setting.off_label})" if off else "")

@@ -127,13 +127,15 @@ _BUNDLED = [
             ["class_0", "class_1", "class_2"],
             noun="wines",
         ),  # fmt: skip
+        # With 30% random labels, the 29 validation wines left every remedy within the
+        # seeds' spread of the baseline; with 40%, three stand clear (bench/lessons.py).
         dict(
             arch="mlp",
             capacity="large",
             epochs=150,
             batch_size=8,
             learning_rate=3e-4,
-            label_noise=0.3,
+            label_noise=0.4,
         ),  # fmt: skip
         "178 wines, 13 chemical measurements, 3 cultivars (scikit-learn).",
     ),
@@ -160,7 +162,12 @@ _BUNDLED = [
     ),
     (
         _info("digits", "Digits 8x8", "image", (8, 8, 1), DIGITS10, noun="digits"),
-        dict(arch="mlp", capacity="large", epochs=150, batch_size=32, train_size=400),
+        # With clean labels, the regularizers' test losses lie within the seeds' spread of
+        # the baseline's; a fifth of the labels made random shows the effect by far more
+        # (bench/lessons.py). The lessons on clean digits say so in their base.
+        dict(
+            arch="mlp", capacity="large", epochs=100, batch_size=32, train_size=400, label_noise=0.2
+        ),  # fmt: skip
         "1,797 handwritten digits as 8x8 images (scikit-learn).",
     ),
     (
@@ -254,16 +261,18 @@ _GENERATED = [
     ),
     (
         _info("sine", "Noisy sine", "tabular", (1,), (), "regression", noun="points"),
+        # 30 points in batches of 8 left the baseline's validation loss near its best; 20
+        # in batches of 4 (more steps per epoch) overfit on every seed (bench/lessons.py).
         dict(
             arch="mlp",
             capacity="large",
             epochs=1000,
-            batch_size=8,
+            batch_size=4,
             data_noise=0.3,
-            data_size=30,
+            data_size=20,
             learning_rate=1e-2,
         ),
-        "A few dozen noisy samples of y = sin(pi x): regression.",
+        "Twenty noisy samples of y = sin(pi x) (a setting): regression.",
     ),
 ]
 
