@@ -275,8 +275,6 @@ def test_a_widths_link_and_flag_reach_the_spec(capsys):
     assert comparison.to_query()["w"] == "16,8"
     bad, notes = Comparison.from_query({"ds": "iris", "w": "16,99999"})
     assert bad.base_spec().widths == "" and "w=" in notes[0] and "4096" in notes[0]
-    with pytest.raises(SystemExit) as stopped:
-        main(["run", "--dataset", "iris", "--widths", "16,0"])
-    assert stopped.value.code == 2
+    assert main(["run", "--dataset", "iris", "--widths", "16,0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--widths" in err[0] and "1 to 4096" in err[0]
