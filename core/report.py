@@ -263,3 +263,23 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
             cells.append(f"**{text}**" if column in best and value == best[column] else text)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# --- words ------------------------------------------------------------------------------
+
+
+def count(n: int, noun: str, plural: str = "") -> str:
+    """A number with its noun, singular or plural: "1 seed", "3 seeds", "1,149 runs"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def series(items: Sequence) -> str:
+    """Items as a sentence lists them: "a", "a and b", "a, b and c" (numbers with commas)."""
+    words = [f"{n:,}" if isinstance(n, int) else str(n) for n in items]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def span(numbers: Sequence[int]) -> str:
+    """One number, or the range of several: "400", "50 to 1,149"."""
+    low, high = min(numbers), max(numbers)
+    return f"{low:,}" if low == high else f"{low:,} to {high:,}"

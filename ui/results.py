@@ -37,11 +37,7 @@ def results(view: View, curves: Sequence[Curve], key: str) -> None:
     """Everything below the header: the headline above the fold, then the pictures of
     what each network computes (2-D and 1-D data), small multiples, weights."""
     if not curves:
-        st.info(
-            "The first epoch is on its way…"
-            if key == "live"
-            else "Press **Run** to train every variant; the curves grow here epoch by epoch."
-        )
+        st.info("The first epoch is on its way…" if key == "live" else next_step(view))
         return
     look = look_of(view, curves)
     if view.comparison.is_sweep():
@@ -61,6 +57,15 @@ def results(view: View, curves: Sequence[Curve], key: str) -> None:
     figs = figs or figures(view, curves, look)
     render.small_multiples(figs, view.about, key)
     _weights(figs, key)
+
+
+def next_step(view: View) -> str:
+    """What to do to see curves: press Run, or, for a request above the server's budget
+    (which offers no Run), make it smaller."""
+    if view.refused:
+        return ("Nothing to draw yet: this request is more than the server trains at once. "
+                "Make it smaller as the red note says, and **Run** appears.")  # fmt: skip
+    return "Press **Run** to train every variant; the curves grow here epoch by epoch."
 
 
 def _weights(figs: dict, key: str) -> None:
