@@ -367,7 +367,7 @@ LESSONS = {
         ),
         Lesson(
             "keras-view",
-            "Validation below training is not underfitting",
+            "Validation below training ≠ underfitting",
             "digits",
             "Keras's fit prints the training loss as a running mean over each epoch with "
             "Dropout active. With heavy Dropout (0.8: four in five hidden units dropped at "

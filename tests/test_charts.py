@@ -413,3 +413,28 @@ def test_the_keras_view_draws_what_model_fit_prints():
     l2_val = {r["epoch"]: r["value"] for r in data_view
               if r["variant"] == "l2" and r["split"] == "validation"}  # fmt: skip
     assert all(shown[("l2", "validation", e)] > v + 0.01 for e, v in l2_val.items())  # penalty
+
+
+def test_the_zero_tick_label_sits_on_its_tick_under_streamlits_theme():
+    """Streamlit's theme aligns the end labels of an axis flush with it: the bottom "0.0"
+    was pushed up above its tick, so the axis looked unevenly spaced."""
+    import re
+
+    figure = charts.overlay(tidy(), PALETTE)
+    figure["config"]["axis"] |= {"labelFlush": True}  # what Streamlit's theme adds
+    svg = vl_convert.vegalite_to_svg(json.dumps(figure))
+    at = {label: float(y) for y, label in re.findall(
+        r'transform="translate\(-[\d.]+,([\d.]+)\)"[^>]*>(\d\.\d+)</text>', svg)}  # fmt: skip
+    heights = [at[label] for label in sorted(at, key=float)]  # the y axis's labels, upwards
+    steps = [low - high for low, high in zip(heights, heights[1:], strict=False)]
+    assert len(steps) >= 2 and max(steps) - min(steps) < 0.5, at  # evenly spaced labels
+
+
+def test_a_legend_above_a_headline_takes_only_the_columns_that_fit():
+    """A label once cut ("all example"): three long labels in three columns."""
+    sizes = ["50 examples", "200 examples", "all examples"]
+    for theme, columns in ((charts.SCREEN, 2), (charts.PROJECTOR, 3)):
+        assert charts.curves.legend_columns(sizes, theme) == columns
+    rows = report.tidy([(label, 0, run(0, [0.5, 0.4], [0.4, 0.3]).history) for label in sizes])
+    legend = lines(charts.overlay(rows, charts.by_value(sizes)))[0]["encoding"]["color"]
+    assert legend["condition"]["legend"]["columns"] == 2

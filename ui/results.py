@@ -21,7 +21,7 @@ from ui.render import Claims, Curve, Look
 from ui.views import View
 
 S = st.session_state
-VALIDATION_POINTS_SHOWN = 250  # of 1,000: enough to see the pattern, few enough to see through
+VALIDATION_POINTS_SHOWN = 100  # a faint sample of 1,000: the pattern, not a cloud over it
 TRUTH_POINTS = 400  # noise-free draws that trace the true curve
 VIEW_NOTES = {  # why the two views of the losses differ, in one sentence each
     "data": "Both curves are the data loss measured at the end of each epoch with Dropout and "
@@ -279,7 +279,10 @@ def _player(view: View, curves, snapshots: dict, epochs: list[int], key: str, lo
     button.button("Pause" if S.get(playing) else "Play", key=f"{key}-play", on_click=_play,
                   icon=":material/pause:" if S.get(playing) else ":material/play_arrow:",
                   args=(key, epochs), width="stretch")  # fmt: skip
-    epoch = slider.select_slider("Snapshot at epoch", epochs, key=at)
+    # The snapshots are spaced geometrically (core.probes): the slider steps through them,
+    # evenly, so its label says it does not step through epochs.
+    label = f"Snapshot at epoch — {len(epochs)} snapshots, closer together early on"
+    epoch = slider.select_slider(label, epochs, key=at)
     timeline = charts.overlay(render.tidy(curves, look.view), look.palette, look.theme,
                               "linear", view.epochs, charts.PICTURE, f"Loss ┊ epoch {epoch}",
                               at=epoch)  # fmt: skip
@@ -326,12 +329,13 @@ def _pictures(
     render.pictures(panels, view.about, what, f"{key}-pictures", lead)
     if probe["kind"] == "grid":
         st.caption("Background: the probability each network gives the red class (blue 0%, "
-                   "white 50%, red 100%). Large dots: training points; small dots: "
-                   "validation points.")  # fmt: skip
+                   "white 50%, red 100%). Large dots: training points; small faint dots: a "
+                   f"sample of {VALIDATION_POINTS_SHOWN} validation points.")  # fmt: skip
     else:
         st.caption("The coloured line: each network's prediction; grey dashes: the true "
                    "curve y = sin(πx), in the standardised units the network sees. Dark "
-                   "dots: training points; grey: validation points.")  # fmt: skip
+                   f"dots: training points; grey: a sample of {VALIDATION_POINTS_SHOWN} "
+                   "validation points.")  # fmt: skip
 
 
 @st.cache_data(max_entries=2048, show_spinner=False)
