@@ -46,8 +46,8 @@ def results(view: View, curves: Sequence[Curve], key: str) -> None:
     else:
         figs = figures(view, curves, look, panels=key != "live")
         render.headline(figs, view.about, key)
-        for line in _unwritten(view):
-            st.caption(line)
+        for line in _unwritten(view):  # body text: as large as the rest on a projector
+            st.markdown(line)
     st.caption(VIEW_NOTES[look.view])
     pictures_section(view, curves, key, look)
     if key == "live":  # the panels are most of a page: drawn once, when training ends
@@ -142,20 +142,15 @@ def claims_for_charts(view: View) -> Claims:
 
 
 def _unwritten(view: View) -> list[str]:
-    """The verdicts of the claims the effect chart does not draw (training accuracy, or
-    gaps beside a loss chart), a line each under it: "… — validation ✓ (l2 0.06
-    narrower, …); test ✓ (…)"."""
+    """The claims the effect chart does not draw (training accuracy, or gaps beside a loss
+    chart), a sentence each with its margins (core.lessons.Claim.sentence)."""
     results = checked(view)
     measure = charts.measure_of(c.kind for c, _, _ in results)
-    by_claim: dict = {}
+    verdicts: dict = {}
     for claim, split, verdict in results:
         if charts.effects.MEASURE.get(claim.kind) != measure:
-            words = ("narrower", "wider") if claim.kind == "narrower" else ("above", "below")
-            sizes = ", ".join(f"{what} {charts.effects.size(m, *words)}"
-                              for what, m in verdict.margins.items())  # fmt: skip
-            mark = "✓" if verdict.holds else "✗"
-            by_claim.setdefault(claim.says(), []).append(f"{split} {mark} ({sizes})")
-    return [f"{says} — " + "; ".join(parts) for says, parts in by_claim.items()]
+            verdicts.setdefault(claim, {})[split] = verdict
+    return [claim.sentence(by_split) for claim, by_split in verdicts.items()]
 
 
 def figures(view: View, curves: Sequence[Curve], look: Look, panels: bool = True) -> dict:
@@ -202,7 +197,8 @@ def sweep_headline(view: View, curves: Sequence[Curve], look: Look, key: str) ->
     left, right = st.columns(2, gap="medium")
     with left:
         chart = charts.sweep_chart(points, knob, order, at and dict(zip(order, at, strict=True)),
-                                   look.theme, _valley(view, short), render.HEADLINE)  # fmt: skip
+                                   look.theme, _valley(view, short), render.HEADLINE,
+                                   look.view)  # fmt: skip
         render.draw(chart, key=f"{key}-sweep")
         render.downloads(lambda: charts.titled(chart, view.title, view.about["subtitle"]),
                          view.about, "validation-curve", f"{key}-sweep")  # fmt: skip
@@ -214,7 +210,8 @@ def sweep_headline(view: View, curves: Sequence[Curve], look: Look, key: str) ->
                                  legend_title=setting.label)  # fmt: skip
         render.draw(overlay, key=f"{key}-overlay")
     st.caption(
-        f"Left: final training, validation and test loss for each {setting.label.lower()} "
+        f"Left: final training, validation and test data loss for each "
+        f"{setting.label.lower()} "
         "(mean over seeds, bars from the lowest to the highest seed), and the best "
         "validation loss reached. Right: each value's validation (solid) and training "
         "(dashed) loss over the epochs."
@@ -234,11 +231,12 @@ def _value(entry, knob: str):
 def _valley(view: View, short: dict[str, str]) -> list[str]:
     """The valley claim's margins, one line per split, in the values' own words."""
     lines = []
-    for _, split, verdict in checked(view):
+    for claim, split, verdict in checked(view):
         inside, ends = "", []
         for what, margin in verdict.margins.items():
             inside, _, end = what.partition(" < ")
-            ends.append(f"{charts.effects.size(margin, 'below', 'above')} {short.get(end, end)}")
+            number, way = claim.amount(margin)
+            ends.append(f"{number} {way} {short.get(end, end)}")
         mark = "✓" if verdict.holds else "✗"
         lines.append(f"{mark} {split}: lowest at {short.get(inside, inside)}, " + ", ".join(ends))
     return lines
