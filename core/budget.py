@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from core import config, datasets
 from core.models import count_params
+from core.report import count
 from core.spec import ExperimentSpec
 
 TRILLION = 1e12
@@ -51,7 +52,7 @@ def budget_problem(specs: Sequence[ExperimentSpec], allowed: float | None = None
     size = max(weights(s) for s in specs)
     noun = datasets.info(specs[0].dataset).noun
     return (
-        f"Too much training for one request: {len(specs)} run(s) × {epochs:,} epochs × "
+        f"Too much training for one request: {count(len(specs), 'run')} × {epochs:,} epochs × "
         f"{examples:,} training {noun} × {_millions(size)} weights is {_amount(work)} trillion, "
         f"over this server's limit of {_amount(allowed)}. Ask for fewer epochs"
         + (f" (about {fitting:,} would fit)" if fitting else "")

@@ -20,6 +20,7 @@ from typing import Any
 from core import datasets, lessons
 from core.cache import Run, RunStore
 from core.datasets import DatasetError
+from core.report import count, series
 from core.settings import SETTINGS, SWEEPABLE, convert
 from core.spec import (
     DEFAULT_VARIANTS,
@@ -238,6 +239,27 @@ class Comparison:
             return default.fill(self.base_spec(), runs) if default else None
         return None
 
+    def differences(self, other: Comparison) -> list[str]:
+        """What this comparison trains differently from `other` on the same data, in words
+        ("Epochs 820", "Variants baseline, dropout"): what tells two trainings of one
+        dataset apart. Nothing for other data: its title says that."""
+        if (self.dataset_name, self.preset) != (other.dataset_name, other.preset):
+            return []
+        names = ("variants", "sweep", "values", "seeds", *self.shown_strengths(), *self.knobs())
+        return [self._in_words(n) for n in names if self.value(n) != other.value(n)]
+
+    def _in_words(self, name: str) -> str:
+        value = self.value(name)
+        if name == "variants":
+            return "Variants " + ", ".join(value)
+        if name == "sweep":
+            return f"sweep along {SETTINGS[value].label}"
+        if name == "values":
+            return "Values " + ", ".join(map(SETTINGS[self.sweep_knob()].describe, value))
+        if name == "seeds":
+            return count(value, "seed")
+        return f"{SETTINGS[name].label} {SETTINGS[name].describe(value)}"
+
     # --- moving from one comparison to the next --------------------------------------
 
     def changed(self, name: str, value: Any) -> tuple[Comparison, list[str]]:
@@ -314,7 +336,7 @@ class Comparison:
             try:
                 values[f.name], note = _parse(f.name, raw, values)
             except (ValueError, SpecError, DatasetError, KeyError) as exc:
-                notes.append(f"ignored {key}={raw[:60]!r}: {str(exc).strip(chr(39))}")
+                notes.append(_unusable(f.name, raw, exc))
                 continue
             if note:
                 notes.append(note)
@@ -357,9 +379,11 @@ class Comparison:
             return Comparison(**{k: getattr(self, k) for k in KEPT})
 
     def _fitted(self, notes: list[str]) -> Comparison:
+        self = self._without_hollow_variants(notes)
         dropped = [v for v in self.variants if v not in self.allowed_variants()]
         if dropped and self.variants != DEFAULT_VARIANTS and not self.is_sweep():
-            notes.append(f"{', '.join(dropped)} do(es) not apply to this dataset")
+            verb = "does" if len(dropped) == 1 else "do"
+            notes.append(f"{series(dropped)} {verb} not apply to this dataset")
         fitted = replace(self, variants=self.chosen() or ("baseline",))
         if fitted.variants == replace(self, variants=DEFAULT_VARIANTS).chosen():
             fitted = replace(fitted, variants=DEFAULT_VARIANTS)  # the default, as allowed
@@ -370,6 +394,28 @@ class Comparison:
             if getattr(fitted, name) not in (None, "", ()):
                 fitted = fitted.with_value(name, getattr(fitted, name))
         return fitted
+
+    def _without_hollow_variants(self, notes: list[str]) -> Comparison:
+        """A strength set to off (do=off) would leave its own variant equal to the baseline
+        under another name: a free comparison leaves that variant out, and a lesson, whose
+        variants are its own, keeps the default strength; each with a note. All combined
+        just loses that part."""
+        if self.is_sweep():
+            return self
+        named = self.lesson.variants if self.lesson else self.chosen()
+        hollow = [k for k in STRENGTHS if k in named and getattr(self, k) == SETTINGS[k].off]
+        for k in hollow:
+            setting = SETTINGS[k]
+            said = f"{_key(k)}={setting.describe(setting.off)}"
+            if self.lesson:
+                notes.append(f"{said} would make the lesson's {k} a copy of the baseline; "
+                             f"using {setting.describe(setting.strength)}")  # fmt: skip
+            else:
+                notes.append(f"{said} would make the {k} variant a copy of the baseline: left "
+                             "out (turn its strength on to add it again)")  # fmt: skip
+        if self.lesson:
+            return replace(self, **dict.fromkeys(hollow))
+        return replace(self, variants=tuple(v for v in self.variants if v not in hollow))
 
     def _within_the_data(self, notes: list[str]) -> Comparison:
         """Training sizes at or above the training split's size are all of it."""
@@ -394,6 +440,18 @@ class Comparison:
 
 def _key(name: str) -> str:
     return QUERY.get(name) or SETTINGS[name].url
+
+
+NUMBERS = {int: "a whole number", float: "a number"}
+
+
+def _unusable(name: str, raw: str, exc: Exception) -> str:
+    """The note for a link's value that is no value here: "ep=abc is not a whole number;
+    using the default", or why it was ignored."""
+    kind = SETTINGS[name].kind if name in SETTINGS else None
+    if kind in NUMBERS and type(exc) is ValueError:  # the only way a number fails to parse
+        return f"{_key(name)}={raw[:60]} is not {NUMBERS[kind]}; using the default"
+    return f"ignored {_key(name)}={raw[:60]!r}: {str(exc).strip(chr(39))}"
 
 
 def _parse(name: str, raw: str, so_far: dict) -> tuple[Any, str | None]:

@@ -16,6 +16,7 @@ from typing import Any
 from core import datasets, metrics
 from core.cache import Run
 from core.metrics import CHANCE_BAND, MEMORISED, RISE, Margin, above_bar, below, below_bar
+from core.report import count, series
 from core.spec import (
     CAPACITIES,
     DEFAULT_VARIANTS,
@@ -80,6 +81,47 @@ PAIRED = {
 }
 
 
+def loss_words(value: float) -> str:
+    """A difference of losses (or gaps) as a class reads it: two decimals, or one
+    significant figure when smaller."""
+    return f"{value:.2f}" if value >= 0.01 else f"{value:.1g}"
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0%}" if value >= 0.2 else f"{value:.1%}"
+
+
+# Threshold claims: the worst seed's own value from its margin (how far the loss rose, the
+# training accuracy reached, how many points above chance), not the distance to the bar.
+BARS = {
+    "overfits": lambda m: RISE - 1 + min(m.differences),
+    "memorises": lambda m: MEMORISED + min(m.differences),
+    "chance": lambda m: CHANCE_BAND - min(m.differences),
+}
+UNITS = {
+    "overfits": _percent,
+    "memorises": lambda v: f"{v:.1%}",
+    "chance": lambda v: f"{v * 100:.1f} points",
+    "slower": lambda v: count(round(v), "epoch"),
+}
+# kind -> (the word for a positive amount, for a negative one)
+WORDS = {
+    "overfits": ("rise", "fall"),
+    "beats": ("lower", "higher"),
+    "any_beats": ("lower", "higher"),
+    "worse": ("higher", "lower"),
+    "narrower": ("narrower", "wider"),
+    "shrinks": ("narrower", "wider"),
+    "memorises": ("of them", "of them"),
+    "valley": ("below", "above"),
+    "slower": ("later", "sooner"),
+    "chance": ("above chance", "below chance"),
+    "printed_above": ("above", "below"),
+    "measured_below": ("below", "above"),
+}
+ON_TRAINING = ("memorises", "slower")  # measured on the training set: one figure for both
+
+
 @dataclass(frozen=True)
 class Claim:
     """One sentence of a lesson that the numbers must bear out on both held-out splits, on
@@ -92,22 +134,61 @@ class Claim:
     other: str = ""  # what the subjects are compared with
 
     def says(self) -> str:
-        s = ", ".join(self.subjects)
+        """The claim as a sentence, without its numbers."""
+        s, one = series(self.subjects), len(self.subjects) == 1
+        end, fit, train = ("ends", "fits", "it trains") if one else ("end", "fit", "they train")
         return {
-            "overfits": f"{s}: loss ends ≥{RISE - 1:.0%} above its value at the best epoch",
-            "beats": f"{s} end(s) with lower loss than {self.other}",
-            "any_beats": f"at least one of {s} ends with lower loss than {self.other}",
-            "worse": f"{s} end(s) with higher loss than {self.other}",
-            "narrower": f"{s} end(s) with a narrower gap than {self.other}",
-            "shrinks": f"the gap shrinks along {s}",
-            "memorises": f"{s}: ≥{MEMORISED:.0%} training accuracy on the labels it trains on",
+            "overfits": f"the loss of {s} ends at least {RISE - 1:.0%} above its value at the "
+            "best epoch",
+            "beats": f"{s} {end} with a lower loss than {self.other}",
+            "any_beats": f"at least one of {s} ends with a lower loss than {self.other}",
+            "worse": f"{s} {end} with a higher loss than {self.other}",
+            "narrower": f"{s} {end} with a narrower gap than {self.other}",
+            "shrinks": f"the gap narrows at each step from {self.subjects[0]} to "
+            f"{self.subjects[-1]}",
+            "memorises": f"{s} {fit} at least {MEMORISED:.0%} of the labels {train} on",
             "valley": f"the lowest final loss lies strictly between {self.subjects[0]} and "
             f"{self.subjects[-1]}",
-            "slower": f"{s} reach(es) {MEMORISED:.0%} training accuracy later than {self.other}",
-            "chance": f"{s}: accuracy at most {CHANCE_BAND:.0%} above chance (1 / classes)",
-            "printed_above": f"{s}: the loss Keras prints for training ends above held-out",
-            "measured_below": f"{s}: in inference mode, training loss ends below held-out",
+            "slower": f"reaching {MEMORISED:.0%} training accuracy takes {s} more epochs than "
+            f"{self.other}",
+            "chance": f"the held-out accuracy of {s} stays at most {CHANCE_BAND * 100:.0f} "
+            "percentage points above chance (1 / classes)",
+            "printed_above": f"the training loss Keras prints for {s} ends above the held-out loss",
+            "measured_below": f"measured in inference mode, the training loss of {s} ends "
+            "below the held-out loss",
         }[self.kind]
+
+    def amount(self, margin: Margin) -> tuple[str, str]:
+        """How far one comparison clears this claim, in the claim's own unit, and which
+        way: ("0.08", "lower"), ("26 epochs", "later"), ("99.6%", "of them"). A threshold
+        claim gives its worst seed's value: how far the loss rose, the accuracy reached."""
+        value = BARS[self.kind](margin) if self.kind in BARS else margin.difference
+        if math.isnan(value):  # a measure some run does not have (never fitted its labels)
+            return ("never reached" if self.kind == "slower" else "not measured"), ""
+        forward, back = WORDS[self.kind]
+        return UNITS.get(self.kind, loss_words)(abs(value)), forward if value >= 0 else back
+
+    def sentence(self, verdicts: dict[str, Verdict]) -> str:
+        """The claim with its margins on each split, as a class reads it: "✓ Measured in
+        inference mode, … — 0.09 below on validation, 0.01 below on test." (✓: it holds on
+        every split)."""
+        mark = "✓" if all(v.holds for v in verdicts.values()) else "✗"
+        on = list(verdicts.items())[:1] if self.kind in ON_TRAINING else verdicts.items()
+        compared = list(next(iter(verdicts.values())).margins)
+        parts = []
+        for what in compared:
+            words = []
+            for split, verdict in on:
+                margin = verdict.margins[what]
+                number, way = self.amount(margin)
+                where = "" if self.kind in ON_TRAINING else f" on {split}"
+                unit = UNITS.get(self.kind, loss_words)
+                spread = f" (seeds spread {unit(margin.noise)})" if margin.noise > 0 else ""
+                words.append(f"{number} {way}".rstrip() + where + spread)
+            who = f"{what.replace(' < ', ' against ')}: " if len(compared) > 1 else ""
+            parts.append(who + ", ".join(words))
+        says = self.says()
+        return f"{mark} {says[0].upper()}{says[1:]} — {'; '.join(parts)}."
 
     def check(self, runs: dict[str, list[Run]], split: str) -> Verdict:
         """The verdict on one split, from every label's runs (one per seed, in seed order)."""
@@ -193,7 +274,7 @@ class Lesson:
         return self.text.format(
             train=f"{counts[base.train_size]:,}",
             all=f"{counts['all']:,}",
-            sizes=_series(sorted({counts[s.train_size] for _, s in labelled})),
+            sizes=series(sorted({counts[s.train_size] for _, s in labelled})),
             epochs=base.epochs,
             noun=info.noun,
             features=info.input_shape[0],
@@ -213,11 +294,6 @@ def _counts(runs: Sequence[Run], train_sizes: set[int]) -> dict | None:
         return None
     return counts | {"all": sizes["train"], "validation": sizes["validation"],
                      "test": sizes["test"]}  # fmt: skip
-
-
-def _series(items: list) -> str:
-    words = [f"{n:,}" if isinstance(n, int) else str(n) for n in items]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def strengths_used(variants) -> tuple[str, ...]:
@@ -367,7 +443,7 @@ LESSONS = {
         ),
         Lesson(
             "keras-view",
-            "Validation below training is not underfitting",
+            "Validation below training ≠ underfitting",
             "digits",
             "Keras's fit prints the training loss as a running mean over each epoch with "
             "Dropout active. With heavy Dropout (0.8: four in five hidden units dropped at "
@@ -590,7 +666,7 @@ def default_lesson(dataset: str) -> Lesson | None:
             "Every remedy here (less capacity, L2, Dropout, BatchNorm, augmentation, all combined)"
         )
     else:
-        names = _series([NAMES[w] for w in winners])
+        names = series([NAMES[w] for w in winners])
         names = names[0].upper() + names[1:]
     noisy = datasets.defaults(dataset).get("label_noise")
     text = (

@@ -35,7 +35,13 @@ def printed(record: dict[str, Any]) -> dict[str, float | None]:
     penalty. The app's own view (loss, val_loss) is the data loss alone, both sets
     measured at the end of the epoch in inference mode."""
     return {"loss": _plus(record.get("fit_loss"), record.get("fit_penalty")),
-            "val_loss": _plus(record.get("val_loss"), record.get("penalty"))}  # fmt: skip
+            "val_loss": evaluated(record, "validation")}  # fmt: skip
+
+
+def evaluated(record: dict[str, Any], split: str) -> float | None:
+    """A split's loss as Keras's evaluate reports it at the end of an epoch: the data loss
+    in inference mode plus the L1/L2 penalty (on the validation split: fit's val_loss)."""
+    return _plus(record.get(key(split)), record.get("penalty"))
 
 
 def _plus(value: float | None, penalty: float | None) -> float | None:
@@ -72,8 +78,7 @@ def printed_gap(history: History, split: str = "validation") -> float | None:
     (fit's val_loss; evaluate's loss on the test split) minus fit's printed training loss.
     Below 0, the printed training loss lies above the held-out loss."""
     last = history[-1]
-    held = _plus(last.get(key(split)), last.get("penalty"))
-    train = printed(last)["loss"]
+    held, train = evaluated(last, split), printed(last)["loss"]
     return None if held is None or train is None else held - train
 
 

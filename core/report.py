@@ -92,10 +92,12 @@ def variant_name(spec: ExperimentSpec) -> str:
 
 
 def surprise(label: str, run: Run, classes: int) -> str | None:
-    """Why a variant that learned (high accuracy while training) scores near chance at
-    inference, and what to try; None when nothing surprising happened."""
+    """Why a variant that learned (high accuracy while training) scores near chance on the
+    same training data in inference mode, and what to try; None when nothing surprising
+    happened. Training data on both sides: held-out accuracy at chance is what a network
+    that memorised random labels should show, not a mismatch between the two modes."""
     last = run.history[-1]
-    fit, inference = last.get("fit_accuracy"), last.get("val_accuracy")
+    fit, inference = last.get("fit_accuracy"), last.get("accuracy")
     if fit is None or inference is None or classes < 2:
         return None
     chance = 1 / classes
@@ -118,8 +120,8 @@ def surprise(label: str, run: Run, classes: int) -> str | None:
         )
     why = "; ".join(reasons) or "training and inference behave differently here"
     return (
-        f"{label} reaches {fit:.0%} accuracy while training but {inference:.0%} on "
-        f"validation (chance is {chance:.0%}): {why}."
+        f"{label} reaches {fit:.0%} accuracy while training but {inference:.0%} on the "
+        f"same training data in inference mode (chance is {chance:.0%}): {why}."
     )
 
 
@@ -261,3 +263,23 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
             cells.append(f"**{text}**" if column in best and value == best[column] else text)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# --- words ------------------------------------------------------------------------------
+
+
+def count(n: int, noun: str, plural: str = "") -> str:
+    """A number with its noun, singular or plural: "1 seed", "3 seeds", "1,149 runs"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def series(items: Sequence) -> str:
+    """Items as a sentence lists them: "a", "a and b", "a, b and c" (numbers with commas)."""
+    words = [f"{n:,}" if isinstance(n, int) else str(n) for n in items]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def span(numbers: Sequence[int]) -> str:
+    """One number, or the range of several: "400", "50 to 1,149"."""
+    low, high = min(numbers), max(numbers)
+    return f"{low:,}" if low == high else f"{low:,} to {high:,}"

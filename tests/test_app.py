@@ -124,6 +124,25 @@ def test_dataset_and_variant_choices_change_the_comparison_and_the_link(app):
     assert not any("are few for this network" in i.value for i in at.info)
 
 
+def test_the_status_line_counts_in_words_and_spans_what_varies(app):
+    at = app({"preset": "digits-more-data"})
+    assert not at.exception
+    line = next(c.value for c in at.caption if "training digits" in c.value)
+    assert line == ("3 variants × 1 seed · 60 epochs · batch 32 · 50 to 1,149 training digits "
+                    "· 0 of 3 runs cached")  # fmt: skip
+
+
+def test_a_link_value_that_is_no_value_is_one_line_and_off_leaves_no_copy_of_the_baseline(app):
+    at = app({"ep": "abc", "do": "off"})
+    assert not at.exception
+    notes = [w.value for w in at.sidebar.warning]
+    assert "ep=abc is not a whole number; using the default" in notes  # no Python text
+    assert any(n.startswith("do=off would make the dropout variant a copy") for n in notes)
+    assert "dropout" not in at.multiselect(key="cmp_variants").value
+    assert at.slider(key="cmp_dropout").value == 0.0  # all combined still has it, off
+    assert button(at, "run").label == "Run (6 to train)"
+
+
 def test_a_shared_link_restores_the_comparison(app):
     at = app({**TINY, "l2": "0.01", "seeds": "2"})
     assert not at.exception
@@ -187,7 +206,7 @@ def test_a_second_session_finds_and_follows_a_running_training(app):
 
 
 def still_training(at: AppTest) -> list:
-    return [p.proto for p in at.get("page_link") if p.proto.label.startswith("Still training")]
+    return [b for b in at.button if str(b.key).startswith("still-")]
 
 
 def test_a_change_during_training_offers_its_own_run_and_lists_the_old_one(app):
@@ -199,12 +218,11 @@ def test_a_change_during_training_offers_its_own_run_and_lists_the_old_one(app):
     assert not busy(at) and not at.exception
     assert button(at, "run").label == "Run (1 to train)"  # the new comparison's own run
     assert at.query_params["ep"] == "899"
-    (link,) = still_training(at)
-    assert "ep=900" in link.query_string  # the old one keeps training, on its own link
-    at.query_params.clear()
-    at.query_params.update(dict(kv.split("=") for kv in link.query_string.split("&")))
-    at.run()  # back to it by its link: still this session's training
-    until(at, busy, timeout=30)
+    (back,) = still_training(at)  # the old one keeps training, named by what differs
+    assert back.label == "Still training: Regularization on Iris flowers · Epochs 900 · 1 run"
+    back.click().run()  # back to it: its page, and its link in the address bar
+    assert dict(at.query_params) == Comparison.from_query(query)[0].to_query()
+    until(at, busy, timeout=30)  # still this session's training
     button(at, "cancel").click().run()
     assert not busy(at)
     cancelled = [w.value for w in at.warning if w.value.startswith("Cancelled at epoch")]
@@ -311,7 +329,7 @@ def test_data_page_shows_splits_balance_samples_and_augmentation(app):
     at = app({"ds": "digits"}, page="pages/data.py")
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Training examples used"] == "400" and metrics["Test"] == "360"
+    assert metrics["Training (used)"] == "400" and metrics["Test"] == "360"
     assert "Class balance" in texts(at) and "Augmentation preview" in texts(at)
     assert len(at.get("image")) == 10 * 6  # samples per class: they never wait for a worker
     until(at, lambda a: "no flips" in texts(a), timeout=120)  # the worker's preview
@@ -596,6 +614,8 @@ def test_a_request_above_the_budget_says_why_instead_of_run(app, monkeypatch):
     at = app()
     assert not at.exception and button(at, "run") is None
     assert "7 runs are more than this server allows" in texts(at)
+    assert "Press **Run**" not in texts(at)  # no Run to press: what to do instead
+    assert "Make it smaller as the red note says" in at.info[-1].value
     at.multiselect(key="cmp_variants").set_value(["baseline", "l2"]).run()
     assert button(at, "run").label == "Run (2 to train)"
 
@@ -608,6 +628,6 @@ def test_time_left_says_estimating_until_the_server_has_a_figure():
     comparison = Comparison.from_query(TINY)[0]
     view = View(comparison, comparison.entries(RunStore()), "t", None, datasets.info("iris"))
     watch = Watch({}, {}, running=2, queued=0, ahead=0, seconds_left=None, tasks=())
-    assert progress(view, watch)[1] == "0% of epochs · training 2 run(s), estimating the time left…"
+    assert progress(view, watch)[1] == "0% of epochs · training 2 runs, estimating the time left…"
     later = Watch({}, {}, running=2, queued=0, ahead=0, seconds_left=30.0, tasks=())
-    assert progress(view, later)[1] == "0% of epochs · training 2 run(s), about 30 s left"
+    assert progress(view, later)[1] == "0% of epochs · training 2 runs, about 30 s left"

@@ -10,6 +10,8 @@ import re
 import pytest
 
 from bench._harness import CHROMIUM_ARGS, chromium, serve_app
+from core import lessons
+from core.comparison import Comparison
 from tests.support import ROOT
 
 CHROMIUM = chromium()
@@ -187,6 +189,16 @@ def uncovered(page, locator) -> bool:
     )
 
 
+# The titles, of those given, that an input box would cut: measured in the box's own font.
+FITS = """(box, titles) => {
+    const style = getComputedStyle(box);
+    const pen = document.createElement("canvas").getContext("2d");
+    pen.font = style.font;
+    const room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return titles.filter(t => pen.measureText(t).width > room);
+}"""
+
+
 def test_lesson_to_lesson_to_free_comparison_at_a_projector(server, browser):
     """The second click of a lesson once crashed the page; the link is now the state."""
     from playwright.sync_api import expect
@@ -204,8 +216,11 @@ def test_lesson_to_lesson_to_free_comparison_at_a_projector(server, browser):
     settle(page)
     page.screenshot(path=str(ARTIFACTS / "lesson-switch-1280x720.png"))
     assert uncovered(page, run)  # once half under Streamlit's header
-    page.get_by_test_id("stSidebar").get_by_role("combobox", name="Lesson").click()
-    for option in page.get_by_role("option").all():  # every lesson's whole name
+    box = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Lesson")
+    titles = [item.title for item in lessons.LESSONS.values()]
+    assert box.evaluate(FITS, titles) == [], "cut in the Lesson box"  # every whole name
+    box.click()
+    for option in page.get_by_role("option").all():  # and in its menu
         assert option.evaluate("e => e.scrollWidth <= e.clientWidth"), option.inner_text()
     page.get_by_role("option", name="Free comparison", exact=True).click()
     expect(page.get_by_role("heading", name="Regularization on Iris flowers")).to_be_visible()
@@ -236,3 +251,38 @@ def test_cancel_keeps_the_curves_and_the_sweep_page_follows_the_link(server, bro
     expect(page.get_by_role("button", name="All cached")).to_be_visible(timeout=TRAINING)
     settle(page)
     page.screenshot(path=str(ARTIFACTS / "sweep-1280x720.png"))
+
+
+def test_the_still_training_link_leads_to_that_comparisons_own_link(server, browser):
+    """A setting changed mid-training lists the old training; following it once showed
+    that training while the address bar kept the new link, so a reload, a share or Cancel
+    there gave the wrong comparison."""
+    from urllib.parse import urlencode
+
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=PROJECTOR)
+    first = Comparison.from_query({"ds": "iris", "v": "baseline", "cap": "huge", "ep": "1000"})[0]
+    page.goto(f"{server}/?{urlencode(first.to_query())}")
+    page.get_by_role("button", name="Run (1 to train)").click(timeout=60_000)
+    expect(page.locator(".vega-embed").first).to_be_visible(timeout=TRAINING)  # it trains
+    epochs = page.get_by_test_id("stSidebar").get_by_role("spinbutton", name="Epochs")
+    page.get_by_test_id("stSidebar").get_by_text("Network, data and training").click()
+    epochs.fill("999")
+    epochs.press("Enter")
+    expect(page).to_have_url(re.compile(r"ep=999"))
+    back = page.get_by_role("button", name=re.compile("Still training: .* · Epochs 1000 · 1 run"))
+    expect(back).to_be_visible(timeout=60_000)
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "still-training-1280x720.png"))
+    back.click()
+    expect(page).to_have_url(f"{server}/?{urlencode(first.to_query())}")
+    expect(page.get_by_role("button", name="Cancel")).to_be_visible(timeout=60_000)
+    expect(page.locator(".vega-embed").first).to_be_visible(timeout=60_000)
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "still-training-followed-1280x720.png"))
+    page.get_by_role("button", name="Cancel").click()  # on its own link: it stays there
+    expect(page.get_by_text(re.compile("Cancelled at epoch"))).to_be_visible(timeout=60_000)
+    expect(page).to_have_url(f"{server}/?{urlencode(first.to_query())}")
+    page.reload()  # what a share or a reload opens: the same comparison
+    expect(page.get_by_text(re.compile(r"· 1,000 epochs ·"))).to_be_visible(timeout=60_000)

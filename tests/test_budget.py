@@ -50,7 +50,7 @@ def test_every_lesson_and_default_comparison_fits_and_the_huge_link_does_not(dow
         assert budget.budget_problem(specs(Comparison(preset=name, seeds=5))) is None, name
     problem = budget.budget_problem(specs(HUGE))
     assert problem and "\n" not in problem
-    assert "40 run(s) × 1,000 epochs × 1,000 training digits" in problem
+    assert "40 runs × 1,000 epochs × 1,000 training digits" in problem
     for what in ("epochs", "seeds", "variants", "training examples", "smaller network"):
         assert what in problem
 

@@ -203,8 +203,8 @@ def test_the_effect_chart_sorts_variants_draws_the_reference_and_writes_the_marg
     notes = charts.notes(checked, "loss")
     assert notes["l2"] == "✓ 0.20 · 0.26 lower"  # validation · test, means over seeds
     assert notes["dropout"] == "✗ 0.007 · 0.21 lower"  # one seed ends higher on validation
-    assert charts.effects._sizes("beats", [metrics.below([0.5], [0.4])]) == "−0.10 lower"
-    assert notes["baseline"] == "✓ rose 67% · 17.6%"  # worst seeds: 0.50 / 0.30, 0.60 / 0.51
+    assert claims[1].amount(metrics.below([0.5], [0.4])) == ("0.10", "higher")  # the other way
+    assert notes["baseline"] == "✓ 67% · 17.6% rise"  # worst seeds: 0.50 / 0.30, 0.60 / 0.51
     rows = charts.effect_rows({k: [r.history for r in v] for k, v in runs.items()})
     figure = charts.effect(rows, PALETTE, measure="loss", reference="baseline", written=notes)
     valid(figure)
@@ -227,6 +227,85 @@ def test_the_effect_chart_sorts_variants_draws_the_reference_and_writes_the_marg
         ("baseline", "validation"), ("baseline", "test")}  # fmt: skip
     text = next(layer for layer in layers(figure) if layer["mark"]["type"] == "text")
     assert {r["variant"]: r["note"] for r in values(text)} == notes
+
+
+def test_claims_under_the_charts_read_as_sentences_in_their_own_units():
+    """Once "random labels reach(es) … later — ✓ (26.00 above)": epochs with decimals,
+    accuracy as a fraction, no verb a class can read aloud."""
+    never = run(0, [0.5, 0.4, 0.4, 0.4], [0.4, 0.3, 0.2, 0.1])  # accuracy stays at 0.9
+    fast = replace(never, history=tuple(r | {"accuracy": 0.99} for r in never.history))
+    slow = replace(fast, history=tuple(r | {"accuracy": 0.5 if r["epoch"] < 4 else 0.99}
+                                       for r in fast.history))  # fmt: skip
+    chance = replace(slow, spec=replace(slow.spec, dataset="iris"),
+                     history=tuple(r | {"val_accuracy": 0.36, "test_accuracy": 0.35}
+                                   for r in slow.history))  # fmt: skip
+    runs = {"true labels": [fast], "random labels": [chance]}
+
+    def sentence(claim: lessons.Claim) -> str:
+        return claim.sentence({s: claim.check(runs, s) for s in lessons.SPLITS})
+
+    slower = lessons.Claim("slower", ("random labels",), "true labels")
+    assert sentence(slower) == ("✓ Reaching 95% training accuracy takes random labels more "
+                                "epochs than true labels — 3 epochs later.")  # fmt: skip
+    runs["true labels"] = [never]
+    assert sentence(slower).startswith("✗") and sentence(slower).endswith("— never reached.")
+    runs["true labels"] = [fast]
+    assert sentence(lessons.Claim("memorises", ("random labels",))) == (
+        "✓ Random labels fits at least 95% of the labels it trains on — 99.0% of them."
+    )
+    assert sentence(lessons.Claim("chance", ("random labels",))) == (
+        "✓ The held-out accuracy of random labels stays at most 5 percentage points above "
+        "chance (1 / classes) — 2.7 points above chance on validation, 1.7 points above "
+        "chance on test.")  # fmt: skip
+    below = lessons.Claim("measured_below", ("true labels",))
+    assert sentence(below) == ("✓ Measured in inference mode, the training loss of true labels "
+                               "ends below the held-out loss — 0.30 below on validation, 0.43 "
+                               "below on test.")  # fmt: skip
+    assert "(s)" not in " ".join(c.says() for item in lessons.LESSONS.values()
+                                 for c in item.claims)  # fmt: skip
+
+
+def test_a_lesson_about_what_keras_prints_charts_the_printed_losses_and_their_margins():
+    """The keras-view lesson claims the printed training loss ends above the held-out loss
+    and the one measured in inference mode below it: its effect chart shows exactly that."""
+    base = run(0, [0.3, 0.2], [0.25, 0.1])
+    dropout = replace(base, history=tuple(r | {"fit_loss": 0.45, "val_loss": 0.25}
+                                          for r in base.history))  # fmt: skip
+    runs = {"baseline": [base], "dropout 0.8": [dropout]}
+    claims = lessons.LESSONS["keras-view"].claims
+    assert charts.measure_of(c.kind for c in claims) == "printed"
+    checked = [(c, split, c.check(runs, split)) for c in claims for split in lessons.SPLITS]
+    notes = charts.notes(checked, "printed")
+    # Printed: 0.20 above validation, but below the test loss (0.51): ✗, each way in words.
+    assert notes == {"dropout 0.8": "▲ ✗ 0.20 above · 0.06 below\n△ ✓ 0.15 · 0.41 below"}
+    rows = charts.effect_rows({k: [r.history for r in v] for k, v in runs.items()}, "printed")
+    got = {(r["variant"], r["split"], r["kind"]): round(r["value"], 4) for r in rows}
+    assert got[("dropout 0.8", "train", "final")] == 0.45  # as fit prints it
+    assert got[("dropout 0.8", "train", "inference")] == 0.1  # the same weights, measured
+    assert got[("dropout 0.8", "validation", "final")] == 0.25
+    figure = charts.effect(rows, PALETTE, measure="printed", reference="baseline",
+                           written=notes, view="keras")  # fmt: skip
+    valid(figure)
+    assert renders(figure)
+    assert figure["title"]["text"].startswith("Final loss  ▲ fit  △ inference")
+    assert charts.effects.JUDGED not in figure["title"]["subtitle"]  # it is what Keras prints
+    text = next(layer for layer in layers(figure) if layer["mark"]["type"] == "text")
+    assert text["mark"]["lineBreak"] == "\n"  # a claim per line beside the row
+
+
+def test_charts_of_the_data_loss_say_so_beside_curves_drawn_as_keras_prints_them():
+    """The view "As Keras prints it" redraws the loss curves; the effect chart and the validation
+    curve stay on the data loss the claims judge, and say so, in either view."""
+    histories = {"baseline": [run(0, [0.5, 0.4], [0.4, 0.3]).history]}
+    rows = charts.effect_rows(histories)
+    for view in ("data", "keras"):
+        figure = charts.effect(rows, PALETTE, view=view)
+        assert figure["title"]["text"].startswith("Final data loss")
+        assert (charts.effects.JUDGED in figure["title"]["subtitle"]) == (view == "keras")
+        points = report.sweep_points([("off", histories["baseline"][0])] * 2)
+        sweep = charts.sweep_chart(points, "capacity", ["off"], view=view)
+        assert lines(sweep)[0]["encoding"]["y"]["title"] == "data loss"
+        assert (charts.effects.JUDGED in sweep["title"]["subtitle"]) == (view == "keras")
 
 
 def test_a_lesson_about_gaps_gets_an_effect_chart_of_gaps():
@@ -413,3 +492,28 @@ def test_the_keras_view_draws_what_model_fit_prints():
     l2_val = {r["epoch"]: r["value"] for r in data_view
               if r["variant"] == "l2" and r["split"] == "validation"}  # fmt: skip
     assert all(shown[("l2", "validation", e)] > v + 0.01 for e, v in l2_val.items())  # penalty
+
+
+def test_the_zero_tick_label_sits_on_its_tick_under_streamlits_theme():
+    """Streamlit's theme aligns the end labels of an axis flush with it: the bottom "0.0"
+    was pushed up above its tick, so the axis looked unevenly spaced."""
+    import re
+
+    figure = charts.overlay(tidy(), PALETTE)
+    figure["config"]["axis"] |= {"labelFlush": True}  # what Streamlit's theme adds
+    svg = vl_convert.vegalite_to_svg(json.dumps(figure))
+    at = {label: float(y) for y, label in re.findall(
+        r'transform="translate\(-[\d.]+,([\d.]+)\)"[^>]*>(\d\.\d+)</text>', svg)}  # fmt: skip
+    heights = [at[label] for label in sorted(at, key=float)]  # the y axis's labels, upwards
+    steps = [low - high for low, high in zip(heights, heights[1:], strict=False)]
+    assert len(steps) >= 2 and max(steps) - min(steps) < 0.5, at  # evenly spaced labels
+
+
+def test_a_legend_above_a_headline_takes_only_the_columns_that_fit():
+    """A label once cut ("all example"): three long labels in three columns."""
+    sizes = ["50 examples", "200 examples", "all examples"]
+    for theme, columns in ((charts.SCREEN, 2), (charts.PROJECTOR, 3)):
+        assert charts.curves.legend_columns(sizes, theme) == columns
+    rows = report.tidy([(label, 0, run(0, [0.5, 0.4], [0.4, 0.3]).history) for label in sizes])
+    legend = lines(charts.overlay(rows, charts.by_value(sizes)))[0]["encoding"]["color"]
+    assert legend["condition"]["legend"]["columns"] == 2

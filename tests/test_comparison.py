@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from core import datasets, lessons
@@ -166,13 +168,38 @@ def test_every_canonical_link_parses_back_to_itself(state):
 
 @pytest.mark.parametrize("raw", ["off", "0", "-0", "1e-999", "0.0", "OFF"])
 def test_off_zero_and_negative_zero_mean_off_for_every_strength_that_has_it(raw):
-    variants = "baseline,l1,l2,dropout"
-    for key, name in (("l1", "l1"), ("l2", "l2"), ("do", "dropout")):
-        comparison, notes = Comparison.from_query({"v": variants, key: raw})
+    for key, name in (("l2", "l2"), ("do", "dropout")):  # all combined, that part off
+        comparison, notes = Comparison.from_query({"v": "baseline,combined", key: raw})
         assert getattr(comparison, name) == 0.0 and notes == [], (key, raw)
         assert comparison.to_query()[key] == "off"  # the link names it
-        spec = dict(comparison.labelled_specs())[name]
-        assert getattr(spec, name) == 0.0  # off really is off: no weakest step
+        spec = dict(comparison.labelled_specs())["combined"]
+        assert getattr(spec, name) == 0.0 and spec.batchnorm  # off really is off; the rest stays
+    comparison, _ = Comparison.from_query({"v": "baseline,l1", "l1": raw})
+    assert comparison.chosen() == ("baseline",)  # l1 off: no L1 variant left to draw
+
+
+@pytest.mark.parametrize(
+    "key,name,off",
+    [("l1", "l1", "off"), ("l2", "l2", "off"), ("do", "dropout", "0"), ("aug", "augment", "none")],
+)
+def test_a_strength_set_to_off_leaves_no_variant_that_is_the_baseline(key, name, off):
+    """/?do=off once drew "dropout" with the baseline's numbers, under its own name."""
+    comparison, notes = Comparison.from_query({"v": f"baseline,{name},combined", key: off})
+    assert comparison.chosen() == ("baseline", "combined")
+    assert notes == [f"{key}={SETTINGS[name].describe(SETTINGS[name].off)} would make the "
+                     f"{name} variant a copy of the baseline: left out (turn its strength on "
+                     "to add it again)"]  # fmt: skip
+    baseline = comparison.base_spec()
+    assert all(spec != baseline for label, spec in comparison.labelled_specs()
+               if label != "baseline")  # fmt: skip
+    back, notes = Comparison.from_query(comparison.to_query())
+    assert back == comparison and notes == []
+    # The sidebar's slider takes the same way; a lesson keeps its variants and its strength.
+    after, notes = Comparison(variants=("baseline", name)).changed(name, SETTINGS[name].off)
+    assert after.chosen() == ("baseline",) and len(notes) == 1
+    lesson, notes = Comparison.from_query({"preset": "moons-boundary", "do": "off"})
+    assert lesson == Comparison(preset="moons-boundary")
+    assert notes == ["do=off would make the lesson's dropout a copy of the baseline; using 0.5"]
 
 
 def test_a_negative_zero_noise_is_zero_and_trains_real_data():
@@ -263,3 +290,23 @@ def test_compare_and_sweep_pages_carry_the_data_and_the_changed_knobs():
     assert back == Comparison(dataset="moons", data_noise=0.1, seeds=2)  # swept: default
     lesson = Comparison(preset="capacity-sweep").for_page(False)
     assert lesson == Comparison(dataset=lessons.lesson("capacity-sweep").dataset)
+
+
+def test_a_link_value_that_is_no_number_says_so_in_one_line():
+    comparison, notes = Comparison.from_query({"ep": "abc", "do": "zz", "seeds": "1.5"})
+    assert comparison == Comparison()
+    assert sorted(notes) == ["do=zz is not a number; using the default",
+                             "ep=abc is not a whole number; using the default",
+                             "seeds=1.5 is not a whole number; using the default"]  # fmt: skip
+
+
+def test_two_trainings_of_one_dataset_are_told_apart_by_what_differs():
+    shown = Comparison(dataset="wine", epochs=850)
+    earlier = Comparison(dataset="wine", variants=("baseline", "dropout"), dropout=0.3, epochs=760)
+    assert earlier.differences(shown) == ["Variants baseline, dropout", "Dropout rate 0.3",
+                                          "Epochs 760"]  # fmt: skip
+    assert replace(shown, seeds=3).differences(shown) == ["3 seeds"]
+    assert shown.differences(shown) == []
+    assert Comparison(dataset="iris").differences(shown) == []  # its title says it all
+    lesson = Comparison(preset="keras-view", epochs=30)
+    assert lesson.differences(Comparison(preset="keras-view")) == ["Epochs 30"]

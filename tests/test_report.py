@@ -63,14 +63,19 @@ def test_markdown_summary_marks_the_best_of_each_column():
 def test_a_surprising_variant_says_why():
     learned = run(0, [2.3] * 3, [2.3] * 3)
     learned = type(learned)(**{**learned.__dict__, "history": tuple(
-        r | {"fit_accuracy": 0.95, "val_accuracy": 0.05} for r in learned.history)})  # fmt: skip
+        r | {"fit_accuracy": 0.95, "accuracy": 0.05} for r in learned.history)})  # fmt: skip
     from dataclasses import replace
 
     batchnorm = replace(learned, spec=replace(learned.spec, batchnorm=True))
     note = report.surprise("batchnorm", batchnorm, classes=24)
-    assert "95% accuracy while training but 5% on validation" in note
+    assert "95% accuracy while training but 5% on the same training data in inference" in note
     assert "BatchNorm" in note and "3 epochs of 2 batches is 6 steps" in note
     assert report.surprise("fine", run(0, [0.5] * 3, [0.4] * 3), classes=2) is None
+    # Random labels: fitted in both modes, held-out at chance. That is the lesson, not a
+    # surprise (it once said "reaches 100% while training but 10% on validation").
+    memorised = replace(learned, history=tuple(
+        r | {"accuracy": 0.99, "val_accuracy": 0.1} for r in learned.history))  # fmt: skip
+    assert report.surprise("random labels", memorised, classes=10) is None
 
 
 def test_sweep_points_are_means_with_the_seed_range():

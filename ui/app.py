@@ -25,11 +25,14 @@ section[data-testid="stSidebar"] {width: 22rem !important;}
 [role="option"] div {white-space: normal !important; overflow: visible !important;}
 </style>
 """
+# Presentation mode: larger text, but the loss axis and view switches keep their size: at
+# 20 px "As Keras prints it" no longer fits beside the status line with the sidebar open.
 PRESENTATION = """
 <style>
 [data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"] p,
 [data-testid="stAlertContentInfo"] p {font-size: 1.25rem !important; line-height: 1.45;}
 h1 {font-size: 2.4rem !important;}
+[data-testid="stButtonGroup"] p {font-size: 1.05rem !important;}
 </style>
 """
 

@@ -34,9 +34,9 @@ def overview(data: Data, used: Data) -> None:
     cols[0].metric(f"{info.modality.capitalize()} data", kind, help=f"task: {info.task}")
     cols[1].metric("Input shape", " × ".join(map(str, info.input_shape)))
     cols[2].metric(
-        "Training examples used",
+        "Training (used)",
         f"{len(used.y_train):,}",
-        help=f"of {len(data.y_train):,} in the training split",
+        help=f"of the {len(data.y_train):,} examples in the training split",
     )
     cols[3].metric("Validation", f"{len(data.y_val):,}")
     cols[4].metric(

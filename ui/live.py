@@ -10,10 +10,13 @@ partial curves, marked as such.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import streamlit as st
 
-from core.comparison import SCALES, VIEWS
+from core.comparison import SCALES, VIEWS, Comparison
 from core.jobs import Watch
+from core.report import count
 from ui import app, render, results, views
 from ui.engine import engine
 from ui.link import linked
@@ -73,10 +76,10 @@ def progress(view: View, watch: Watch) -> tuple[float, str]:
     if watch.running:  # one figure per training, computed on the server for every viewer
         left = watch.seconds_left
         time = f"about {_duration(left)} left" if left else "estimating the time left…"
-        parts.append(f"training {watch.running} run(s), {time}")
+        parts.append(f"training {count(watch.running, 'run')}, {time}")
     if watch.queued:
-        behind = f" behind {watch.ahead} run(s) of other requests" if watch.ahead else ""
-        parts.append(f"{watch.queued} run(s) queued{behind}")
+        behind = f" behind {count(watch.ahead, 'run')} of other requests" if watch.ahead else ""
+        parts.append(f"{count(watch.queued, 'run')} queued{behind}")
     if not watch.running and not watch.ahead:
         parts.append("starting a worker")
     fraction = min(1.0, done / planned) if planned else 1.0
@@ -112,7 +115,10 @@ def finished(view: View) -> None:
 
 def still_training(view: View) -> None:
     """Trainings this session asked for other comparisons (a setting changed mid-run):
-    each listed with a link back to its own comparison, where it keeps drawing."""
+    each a button back to its own comparison, named by what differs from this one. A
+    button, not st.page_link: a page link to the page on screen changes the comparison
+    but leaves the address bar as it was (Streamlit updates it only on a change of page),
+    so a reload or a shared link would give the wrong one; st.switch_page writes it."""
     mine = S.get("my_tasks", {})
     if not mine:
         return
@@ -123,11 +129,13 @@ def still_training(view: View) -> None:
     others = {}
     for task in running:
         if not set(task.keys) <= current:  # some of its runs are not on this page
-            others[str(task.about.get("query"))] = task.about
-    for about in others.values():
-        label = f"Still training: {about['title']} ({about['runs']} run(s))"
-        st.page_link(about["page"], label=label, query_params=about["query"],
-                     icon=":material/autorenew:")  # fmt: skip
+            others[urlencode(task.about.get("query", {}))] = task.about
+    for query, about in others.items():
+        earlier, _ = Comparison.from_query(about["query"])
+        what = [about["title"], *earlier.differences(view.comparison), count(about["runs"], "run")]
+        if st.button("Still training: " + " · ".join(what), key=f"still-{query}",
+                     icon=":material/autorenew:", type="tertiary"):  # fmt: skip
+            st.switch_page(about["page"], query_params=about["query"])
 
 
 def page() -> None:

@@ -73,7 +73,8 @@ def figures(
     """Every chart of a comparison as Vega-Lite dicts, plus the records they draw (for the
     exports). Pure: a finished comparison's figures can be cached and shared. `epochs`
     fixes the epoch axis while runs are still training; the live view skips the panels.
-    The effect chart judges the data loss whatever the view: it is what the claims say."""
+    The effect chart draws what the claims judge, whatever the view: the data loss (or
+    gap), or the losses as Keras reports them for a lesson about those."""
     rows = tidy(curves, look.view)
     classification = any(r["metric"] == "accuracy" for r in rows)
     measure = charts.measure_of(claims.kinds)
@@ -91,6 +92,7 @@ def figures(
             claims.reference,
             claims.written,
             HEADLINE,
+            look.view,
         ),  # fmt: skip
         "gap": charts.gap(rows, p, t, epochs),
         "loss": charts.panels(rows, "loss", p, t, epochs, look.scale) if panels else None,

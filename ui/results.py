@@ -21,7 +21,7 @@ from ui.render import Claims, Curve, Look
 from ui.views import View
 
 S = st.session_state
-VALIDATION_POINTS_SHOWN = 250  # of 1,000: enough to see the pattern, few enough to see through
+VALIDATION_POINTS_SHOWN = 100  # a faint sample of 1,000: the pattern, not a cloud over it
 TRUTH_POINTS = 400  # noise-free draws that trace the true curve
 VIEW_NOTES = {  # why the two views of the losses differ, in one sentence each
     "data": "Both curves are the data loss measured at the end of each epoch with Dropout and "
@@ -37,11 +37,7 @@ def results(view: View, curves: Sequence[Curve], key: str) -> None:
     """Everything below the header: the headline above the fold, then the pictures of
     what each network computes (2-D and 1-D data), small multiples, weights."""
     if not curves:
-        st.info(
-            "The first epoch is on its way…"
-            if key == "live"
-            else "Press **Run** to train every variant; the curves grow here epoch by epoch."
-        )
+        st.info("The first epoch is on its way…" if key == "live" else next_step(view))
         return
     look = look_of(view, curves)
     if view.comparison.is_sweep():
@@ -50,8 +46,8 @@ def results(view: View, curves: Sequence[Curve], key: str) -> None:
     else:
         figs = figures(view, curves, look, panels=key != "live")
         render.headline(figs, view.about, key)
-        for line in _unwritten(view):
-            st.caption(line)
+        for line in _unwritten(view):  # body text: as large as the rest on a projector
+            st.markdown(line)
     st.caption(VIEW_NOTES[look.view])
     pictures_section(view, curves, key, look)
     if key == "live":  # the panels are most of a page: drawn once, when training ends
@@ -61,6 +57,15 @@ def results(view: View, curves: Sequence[Curve], key: str) -> None:
     figs = figs or figures(view, curves, look)
     render.small_multiples(figs, view.about, key)
     _weights(figs, key)
+
+
+def next_step(view: View) -> str:
+    """What to do to see curves: press Run, or, for a request above the server's budget
+    (which offers no Run), make it smaller."""
+    if view.refused:
+        return ("Nothing to draw yet: this request is more than the server trains at once. "
+                "Make it smaller as the red note says, and **Run** appears.")  # fmt: skip
+    return "Press **Run** to train every variant; the curves grow here epoch by epoch."
 
 
 def _weights(figs: dict, key: str) -> None:
@@ -137,20 +142,15 @@ def claims_for_charts(view: View) -> Claims:
 
 
 def _unwritten(view: View) -> list[str]:
-    """The verdicts of the claims the effect chart does not draw (training accuracy, or
-    gaps beside a loss chart), a line each under it: "… — validation ✓ (l2 0.06
-    narrower, …); test ✓ (…)"."""
+    """The claims the effect chart does not draw (training accuracy, or gaps beside a loss
+    chart), a sentence each with its margins (core.lessons.Claim.sentence)."""
     results = checked(view)
     measure = charts.measure_of(c.kind for c, _, _ in results)
-    by_claim: dict = {}
+    verdicts: dict = {}
     for claim, split, verdict in results:
         if charts.effects.MEASURE.get(claim.kind) != measure:
-            words = ("narrower", "wider") if claim.kind == "narrower" else ("above", "below")
-            sizes = ", ".join(f"{what} {charts.effects.size(m, *words)}"
-                              for what, m in verdict.margins.items())  # fmt: skip
-            mark = "✓" if verdict.holds else "✗"
-            by_claim.setdefault(claim.says(), []).append(f"{split} {mark} ({sizes})")
-    return [f"{says} — " + "; ".join(parts) for says, parts in by_claim.items()]
+            verdicts.setdefault(claim, {})[split] = verdict
+    return [claim.sentence(by_split) for claim, by_split in verdicts.items()]
 
 
 def figures(view: View, curves: Sequence[Curve], look: Look, panels: bool = True) -> dict:
@@ -197,7 +197,8 @@ def sweep_headline(view: View, curves: Sequence[Curve], look: Look, key: str) ->
     left, right = st.columns(2, gap="medium")
     with left:
         chart = charts.sweep_chart(points, knob, order, at and dict(zip(order, at, strict=True)),
-                                   look.theme, _valley(view, short), render.HEADLINE)  # fmt: skip
+                                   look.theme, _valley(view, short), render.HEADLINE,
+                                   look.view)  # fmt: skip
         render.draw(chart, key=f"{key}-sweep")
         render.downloads(lambda: charts.titled(chart, view.title, view.about["subtitle"]),
                          view.about, "validation-curve", f"{key}-sweep")  # fmt: skip
@@ -209,7 +210,8 @@ def sweep_headline(view: View, curves: Sequence[Curve], look: Look, key: str) ->
                                  legend_title=setting.label)  # fmt: skip
         render.draw(overlay, key=f"{key}-overlay")
     st.caption(
-        f"Left: final training, validation and test loss for each {setting.label.lower()} "
+        f"Left: final training, validation and test data loss for each "
+        f"{setting.label.lower()} "
         "(mean over seeds, bars from the lowest to the highest seed), and the best "
         "validation loss reached. Right: each value's validation (solid) and training "
         "(dashed) loss over the epochs."
@@ -229,11 +231,12 @@ def _value(entry, knob: str):
 def _valley(view: View, short: dict[str, str]) -> list[str]:
     """The valley claim's margins, one line per split, in the values' own words."""
     lines = []
-    for _, split, verdict in checked(view):
+    for claim, split, verdict in checked(view):
         inside, ends = "", []
         for what, margin in verdict.margins.items():
             inside, _, end = what.partition(" < ")
-            ends.append(f"{charts.effects.size(margin, 'below', 'above')} {short.get(end, end)}")
+            number, way = claim.amount(margin)
+            ends.append(f"{number} {way} {short.get(end, end)}")
         mark = "✓" if verdict.holds else "✗"
         lines.append(f"{mark} {split}: lowest at {short.get(inside, inside)}, " + ", ".join(ends))
     return lines
@@ -274,7 +277,10 @@ def _player(view: View, curves, snapshots: dict, epochs: list[int], key: str, lo
     button.button("Pause" if S.get(playing) else "Play", key=f"{key}-play", on_click=_play,
                   icon=":material/pause:" if S.get(playing) else ":material/play_arrow:",
                   args=(key, epochs), width="stretch")  # fmt: skip
-    epoch = slider.select_slider("Snapshot at epoch", epochs, key=at)
+    # The snapshots are spaced geometrically (core.probes): the slider steps through them,
+    # evenly, so its label says it does not step through epochs.
+    label = f"Snapshot at epoch — {len(epochs)} snapshots, closer together early on"
+    epoch = slider.select_slider(label, epochs, key=at)
     timeline = charts.overlay(render.tidy(curves, look.view), look.palette, look.theme,
                               "linear", view.epochs, charts.PICTURE, f"Loss ┊ epoch {epoch}",
                               at=epoch)  # fmt: skip
@@ -321,12 +327,13 @@ def _pictures(
     render.pictures(panels, view.about, what, f"{key}-pictures", lead)
     if probe["kind"] == "grid":
         st.caption("Background: the probability each network gives the red class (blue 0%, "
-                   "white 50%, red 100%). Large dots: training points; small dots: "
-                   "validation points.")  # fmt: skip
+                   "white 50%, red 100%). Large dots: training points; small faint dots: a "
+                   f"sample of {VALIDATION_POINTS_SHOWN} validation points.")  # fmt: skip
     else:
         st.caption("The coloured line: each network's prediction; grey dashes: the true "
                    "curve y = sin(πx), in the standardised units the network sees. Dark "
-                   "dots: training points; grey: validation points.")  # fmt: skip
+                   f"dots: training points; grey: a sample of {VALIDATION_POINTS_SHOWN} "
+                   "validation points.")  # fmt: skip
 
 
 @st.cache_data(max_entries=2048, show_spinner=False)

@@ -13,6 +13,7 @@ from core.budget import budget_problem
 from core.cache import RunStore
 from core.comparison import Comparison, Entry
 from core.datasets import DatasetError
+from core.report import count, span
 from core.settings import SETTINGS
 from core.spec import SpecError
 from ui import render
@@ -49,6 +50,11 @@ class View:
     def mine(self) -> set[str]:
         """Runs in flight that this session asked for: only these may it cancel."""
         return self.in_flight & self.trained_here
+
+    @cached_property
+    def refused(self) -> str | None:
+        """Why the server's budget refuses to train the missing runs, or None."""
+        return budget_problem([e.spec for e in self.to_train]) if self.to_train else None
 
     @property
     def epochs(self) -> int:
@@ -117,8 +123,7 @@ def header(view: View) -> None:
     nobody is training (queued behind those running); Cancel withdraws this session's
     request, and only the session that asked sees it; a request above the server's budget
     shows why instead of a Run button."""
-    todo, mine = view.to_train, view.mine
-    refused = budget_problem([e.spec for e in todo]) if todo else None
+    todo, mine, refused = view.to_train, view.mine, view.refused
     run = bool(todo) and refused is None
     title, *slots = st.columns([4, 1, 1] if run and mine else [5, 1], vertical_alignment="bottom")
     title.title(view.title)
@@ -139,17 +144,33 @@ def header(view: View) -> None:
 
 
 def status_line(view: View) -> str:
+    """What is compared, in numbers: "3 variants × 1 seed · 60 epochs · batch 32 · 50 to
+    1,149 training digits · 3 of 3 runs cached"."""
     first = view.entries[0].spec
     cached = sum(e.run is not None for e in view.entries)
-    run = view.entries[0].run
-    if run and "train_examples" in run.meta:  # as the worker counted: no need to load data
-        examples = run.meta["train_examples"]
-    else:
-        examples = datasets.for_spec(first).train_count(first.train_size)
-    kind = "value(s)" if view.comparison.is_sweep() else "variant(s)"
-    return (f"{len(view.labels)} {kind} × {view.comparison.seeds} seed(s) · {view.epochs} epochs · "
-            f"batch {first.batch_size} · {examples:,} training {view.info.noun} · "
-            f"{cached} of {len(view.entries)} run(s) cached")  # fmt: skip
+    kind = "value" if view.comparison.is_sweep() else "variant"
+    return " · ".join([
+        f"{count(len(view.labels), kind)} × {count(view.comparison.seeds, 'seed')}",
+        f"{span([e.spec.epochs for e in view.entries])} epochs",
+        f"batch {first.batch_size}",
+        f"{span(_examples(view))} training {view.info.noun}",
+        f"{cached} of {count(len(view.entries), 'run')} cached",
+    ])  # fmt: skip
+
+
+def _examples(view: View) -> list[int]:
+    """How many training examples each run learns from: as the worker counted them (no
+    need to load the data), or from the data."""
+
+    def size(e: Entry) -> tuple:  # what decides the count: points generated, examples used
+        return e.spec.data_size, e.spec.train_size
+
+    counted = {size(e): e.run.meta["train_examples"] for e in view.entries
+               if e.run and "train_examples" in e.run.meta}  # fmt: skip
+    for e in view.entries:
+        if size(e) not in counted:
+            counted[size(e)] = datasets.for_spec(e.spec).train_count(e.spec.train_size)
+    return list(counted.values())
 
 
 def _failures(view: View) -> str | None:

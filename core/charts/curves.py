@@ -23,7 +23,7 @@ from core.metrics import best_epochs, gap_rows, seed_summary
 Rows = list[dict[str, Any]]
 
 HEADINGS = {  # which losses the headline draws (core.comparison.VIEWS)
-    "data": "Loss: validation ━━  training ╍╍  ● best",
+    "data": "Data loss: validation ━━  training ╍╍  ● best",
     "keras": "As Keras prints it: val_loss ━━  loss ╍╍  ● best",
 }
 LINES = "━━ validation set     ╍╍ training set     ● best validation epoch"
@@ -119,7 +119,8 @@ def overlay(
     everyone = _everyone(palette)
     legend = None if at is not None else {
         "title": legend_title, "orient": "top", "direction": "horizontal", "labelLimit": 200,
-        "columns": theme.legend_columns, "columnPadding": 4, "symbolSize": 200}  # fmt: skip
+        "columns": legend_columns(palette.labels, theme), "columnPadding": 4,
+        "symbolSize": 200}  # fmt: skip
     lines = (
         alt.Chart(alt.NamedData("curves"))
         .mark_line(clip=True)
@@ -157,6 +158,13 @@ def overlay(
     chart = alt.layer(*layers).add_params(*everyone)
     chart = chart.properties(height=height, width="container", title=head)
     return filled(chart, theme, curves=_styled(summary, palette, theme), best=best)
+
+
+def legend_columns(labels: Sequence[str], theme: Theme) -> int:
+    """As many columns as fit above the chart: a label cut short names no variant. An
+    entry is its symbol and its label, about half the type size per letter."""
+    entry = max((len(label) for label in labels), default=1) * theme.ticks * 0.5 + 34
+    return max(1, min(len(labels), int(theme.legend_width // entry)))
 
 
 def _tooltip(metric: str) -> list:

@@ -15,6 +15,7 @@ from typing import Any
 
 import altair as alt
 
+from core.charts.effects import JUDGED
 from core.charts.theme import SCREEN, Theme, filled
 from core.settings import SETTINGS
 
@@ -55,11 +56,13 @@ def sweep_chart(
     theme: Theme = SCREEN,
     written: Sequence[str] = (),
     height: int = 320,
+    view: str = "data",
 ) -> dict:
-    """Final training, validation and test loss, and the best validation loss, against one
-    knob's values (labels in `order`; `at` their positions, from positions()): the mean
+    """Final training, validation and test data loss, and the best validation loss, against
+    one knob's values (labels in `order`; `at` their positions, from positions()): the mean
     over seeds, with the lowest and highest seed as error bars. `written`: the claim's
-    margins, under the title."""
+    margins, under the title; beside curves drawn as Keras prints them (`view`), a line
+    saying this is the data loss."""
     title = SETTINGS[knob].label
     if at is None:
         x = alt.X("label:N", sort=list(order), title=title, axis=alt.Axis(labelAngle=0))
@@ -80,17 +83,18 @@ def sweep_chart(
         domain=list(MEASURES), range=[d for _, d in MEASURES.values()]))  # fmt: skip
     base = alt.Chart(alt.NamedData("points")).encode(x=x)
     lines = base.mark_line(strokeWidth=theme.train_line + 0.5).encode(
-        y=alt.Y("loss:Q", title="loss"), color=measure, strokeDash=dash,
+        y=alt.Y("loss:Q", title="data loss"), color=measure, strokeDash=dash,
         tooltip=[alt.Tooltip("label:N", title=title), alt.Tooltip("measure:N"),
                  alt.Tooltip("loss:Q", format=".4f"), alt.Tooltip("seeds:Q")])  # fmt: skip
     dots = base.mark_point(filled=True, size=theme.point * 0.6, opacity=1).encode(
         y="loss:Q", color=measure
     )
     bars = base.mark_rule(strokeWidth=2).encode(
-        y=alt.Y("low:Q", title="loss"), y2="high:Q",
+        y=alt.Y("low:Q", title="data loss"), y2="high:Q",
         color=measure)  # fmt: skip
     head = alt.Title("Validation curve" if knob != "train_size" else "Learning curve",
-                     anchor="start", fontSize=theme.heading, subtitle=list(written),
+                     anchor="start", fontSize=theme.heading,
+                     subtitle=[JUDGED] * (view == "keras") + list(written),
                      subtitleFontSize=theme.ticks - 3)  # fmt: skip
     chart = alt.layer(bars, lines, dots).properties(height=height, width="container",
                                                      title=head)  # fmt: skip

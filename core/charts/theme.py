@@ -24,7 +24,7 @@ class Theme:
     train_line: float = 2.5  # a stressed training curve (dashed)
     thin: float = 1.5  # a curve the claim does not mention
     point: int = 170  # a marked point's area
-    legend_columns: int = 3  # a legend above a chart half a screen wide
+    legend_width: int = 330  # what a legend above a chart half a screen wide may fill
 
     def config(self) -> dict:
         """Vega-Lite's config, added to the final dict: Altair's configure_* copies every
@@ -33,6 +33,9 @@ class Theme:
             "axis": {"labelFontSize": self.ticks, "titleFontSize": self.titles,
                      "labelColor": SOFT_INK, "titleColor": INK, "gridOpacity": 0.45,
                      "domainColor": "#555", "tickColor": "#555"},
+            # Streamlit's theme aligns the end labels flush with the axis: the bottom "0.0"
+            # then sits above its tick and the spacing looks uneven.
+            "axisY": {"labelFlush": False},
             "legend": {"labelFontSize": self.ticks, "titleFontSize": self.titles,
                        "labelColor": INK, "titleColor": INK, "symbolStrokeWidth": 4,
                        "symbolSize": 320, "labelLimit": 260},
@@ -55,7 +58,7 @@ PROJECTOR = Theme(
     train_line=3.0,
     thin=2.0,
     point=260,
-    legend_columns=4,
+    legend_width=470,
 )  # the sidebar closed: wider halves
 
 
