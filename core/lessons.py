@@ -514,10 +514,11 @@ LESSONS = {
             "sine",
             "{train} noisy samples of a sine and a 512-512 network trained for {epochs} "
             "epochs. The baseline's curve bends towards the noisy training points, fitting the "
-            "noise; less capacity, L2 and Dropout fit something closer to the sine underneath, "
-            "and end with lower validation and test loss.",
+            "noise; less capacity and L2 fit something closer to the sine underneath, and end "
+            "with lower validation and test loss. Dropout helps on some seeds and not on "
+            "others: on twenty points its own noise is as large as its effect.",
             variants=("baseline", "small", "l2", "dropout"),
-            claims=_overfits_and_beaten("small", "l2", "dropout"),
+            claims=_overfits_and_beaten("small", "l2"),
         ),
         Lesson(
             "memorising-noise",
@@ -643,7 +644,7 @@ DEFAULT_WINNERS: dict[str, tuple[str, ...]] = {
     "circles": REGULARIZERS,
     "spiral": ("l2", "dropout"),
     "xor": REGULARIZERS,
-    "sine": ("small", "l2", "dropout"),
+    "sine": ("small", "l2"),
 }
 NAMES = {
     "small": "less capacity",

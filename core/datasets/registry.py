@@ -263,6 +263,8 @@ _GENERATED = [
         _info("sine", "Noisy sine", "tabular", (1,), (), "regression", noun="points"),
         # 30 points in batches of 8 left the baseline's validation loss near its best; 20
         # in batches of 4 (more steps per epoch) overfit on every seed (bench/lessons.py).
+        # At a learning rate of 1e-2 where the baseline ends varied by 0.09 between seeds,
+        # more than any remedy's effect; at 3e-3 by 0.05.
         dict(
             arch="mlp",
             capacity="large",
@@ -270,7 +272,7 @@ _GENERATED = [
             batch_size=4,
             data_noise=0.3,
             data_size=20,
-            learning_rate=1e-2,
+            learning_rate=3e-3,
         ),
         "Twenty noisy samples of y = sin(pi x) (a setting): regression.",
     ),
