@@ -154,6 +154,17 @@ def test_cancel_withdraws_one_requester_and_stops_when_none_is_left(engine):
     until(lambda: store.has(run_key(follow)))
     assert not store.has(key) and not list(store.runs.glob(f"{key}/*"))
     assert engine.status([key]).state == "cancelled"
+    # The stopped task ended before the next one took the worker, and it ended cleanly:
+    # a stop raised through Dask is logged as "Compute Failed" with its traceback, which
+    # the server log shows and the browser test fails on.
+    assert not failures_logged(engine)
+
+
+def failures_logged(engine) -> list[str]:
+    """What the workers and the scheduler logged about a task that raised."""
+    logs = [*engine.client.get_worker_logs().values(), engine.client.get_scheduler_logs()]
+    return [message for lines in logs for _, message in lines
+            if "Traceback" in message or "Compute Failed" in message]  # fmt: skip
 
 
 def test_one_off_tasks_never_wait_behind_a_training(engine):
