@@ -1,7 +1,8 @@
 """The job engine a class shares, on its embedded cluster (one training worker and a light
-one): requests take turns, Cancel withdraws only its requester's interest, one-off tasks
-never wait behind a training, the time left is one steady figure per training, and
-stopping the server leaves no traceback."""
+one): requests take turns and a queued one says what is ahead of it, Cancel withdraws only
+its requester's interest, one-off tasks never wait behind a training, the time left is one
+honest, steady figure per training, and stopping the server leaves no traceback. (Leases
+that lapse when a page closes: test_concurrency.)"""
 
 from __future__ import annotations
 
@@ -84,8 +85,9 @@ def test_time_left_follows_a_change_of_pace_within_two_minutes():
 
 @pytest.fixture(scope="module")
 def engine():
-    """The engine as the app starts it: its own cluster, one training worker, a light one."""
-    engine = JobEngine()
+    """The engine as the app starts it: its own cluster, one training worker, a light one;
+    its lease long enough for the blocking calls these tests make between polls."""
+    engine = JobEngine(lease=600)
     engine.client  # noqa: B018 - start it now, not inside the first test's timing
     yield engine
     engine.close()
@@ -117,7 +119,8 @@ def test_a_small_request_goes_before_the_rest_of_a_big_one(engine):
     until(lambda: (watch := engine.watch(keys(big))) is not None and watch.running)
     engine.submit([small], [run_key(small)], {"title": "small"}, "student")
     watch = engine.watch([run_key(small)], "student")
-    assert watch.ahead == 0 and watch.running + watch.queued == 1 and watch.mine
+    # Queued behind the one run holding the worker, and before the rest of the big request.
+    assert watch.queued == 1 and watch.ahead == 1 and watch.mine
     until(lambda: engine.status(keys(big) + [run_key(small)]).state == "finished")
     order = [t["key"] for t in sorted(trained(engine, keys([*big, small])),
                                       key=lambda t: t["start"])]  # fmt: skip
@@ -135,9 +138,13 @@ def test_cancel_withdraws_one_requester_and_stops_when_none_is_left(engine):
     assert watch.tasks == (task,) and watch.requesters == 2 and watch.mine
 
     engine.withdraw([key], "follower")  # never pressed Run: nothing to withdraw
-    engine.withdraw([key], "student")
-    watch = engine.watch([key], "student")
+    assert engine.withdraw([key], "student") == [task]
+    watch = engine.watch([key], "student")  # its polls no longer count...
     assert watch is not None and watch.requesters == 1 and not watch.mine
+    assert engine.status([key], "student").withdrawn == (key,)
+    engine.submit([spec], [key], {"title": "class"}, "student")  # ...until it asks again
+    assert engine.watch([key], "student").mine and engine.status([key], "student").withdrawn == ()
+    engine.withdraw([key], "student")
     epoch = watch.records[key][-1]["epoch"]  # and it keeps training for the teacher
     until(lambda: (w := engine.watch([key])) is not None and w.records[key][-1]["epoch"] > epoch)
 
@@ -196,6 +203,37 @@ def test_one_off_tasks_never_wait_behind_a_training(engine):
     until(lambda: RunStore().has(run_key(spec)))
 
 
+def test_a_training_that_does_not_stop_at_shutdown_is_named_in_the_log(engine, monkeypatch, caplog):
+    """Closing waits for stopped trainings; one still running when the wait is over (a
+    first epoch of minutes) is said in one line before Dask kills its worker."""
+    import logging
+
+    from distributed import Event
+
+    from core import jobs
+
+    name = f"hold-{uuid.uuid4().hex}"
+    holding, release = Event(f"{name}-on", engine.client), Event(name, engine.client)
+
+    def hold() -> None:
+        from distributed import Event
+
+        Event(f"{name}-on").set()
+        Event(name).wait()
+
+    held = engine.client.submit(hold, pure=False, resources={TRAINING: 1})
+    assert holding.wait(timeout=300)
+    monkeypatch.setattr(jobs, "CLOSE_SECONDS", 0.5)
+    with caplog.at_level(logging.WARNING, logger="core.jobs"):
+        jobs._let_end([held])
+    assert "1 training(s) did not stop within 0.5 s of shutting down" in caplog.text
+    release.set()
+    held.result(timeout=300)
+    caplog.clear()
+    jobs._let_end([held])  # ended: nothing to say
+    assert caplog.text == ""
+
+
 def test_a_server_stopped_mid_training_leaves_no_traceback(cache_dir, tmp_path):
     """`streamlit run` as a user starts it, Run pressed over its websocket as a browser
     does, and SIGTERM to its process group (Ctrl-C in a terminal does the same) while the
@@ -211,3 +249,4 @@ def test_a_server_stopped_mid_training_leaves_no_traceback(cache_dir, tmp_path):
         until(lambda: any((cache_dir / "locks").glob("*.lock")))  # a worker is training it
     text = log.read_text()
     assert "Traceback" not in text and "Exception" not in text, text[-3000:]
+    assert "killing" not in text, text[-3000:]  # the workers ended; Dask had to kill none
