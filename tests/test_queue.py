@@ -1,8 +1,8 @@
 """The job engine a class shares, on its embedded cluster (one training worker and a light
 one): requests take turns and a queued one says what is ahead of it, Cancel withdraws only
 its requester's interest, one-off tasks never wait behind a training, the time left is one
-honest, steady figure per training, and stopping the server leaves no traceback. (Leases
-that lapse when a page closes: test_concurrency.)"""
+honest, steady figure per training, and neither a Cancel nor stopping the server leaves a
+traceback in the log. (Leases that lapse when a page closes: test_concurrency.)"""
 
 from __future__ import annotations
 
@@ -250,3 +250,51 @@ def test_a_server_stopped_mid_training_leaves_no_traceback(cache_dir, tmp_path):
     text = log.read_text()
     assert "Traceback" not in text and "Exception" not in text, text[-3000:]
     assert "killing" not in text, text[-3000:]  # the workers ended; Dask had to kill none
+
+
+def test_a_cancel_on_the_web_leaves_no_traceback_in_the_server_log(cache_dir, tmp_path):
+    """The browser test's check, without a browser: Run and then Cancel pressed over the
+    websocket while the training runs. The training ends (its lock is free again, nothing
+    cached), and the server log, where the workers write too, has no traceback: a stop
+    that raised through Dask showed up there as "Compute Failed ... Traceback"."""
+    from bench._harness import serve_app
+
+    env = os.environ | {"OVERFITTING_LAB_CACHE": str(cache_dir), "PYTHONPATH": str(ROOT)}
+    log = tmp_path / "server.log"
+    with serve_app(env, log) as url:
+        stream = url.replace("http://", "ws://") + "/_stcore/stream"
+        asyncio.run(run_then_cancel(stream, cache_dir / "locks"))
+    assert not RunStore(cache_dir).keys()  # stopped, never cached as finished
+    text = log.read_text()
+    assert "Traceback" not in text and "Exception" not in text, text[-3000:]
+
+
+async def run_then_cancel(url: str, locks, query: str = "ds=iris&v=baseline&cap=large&ep=1000"):
+    """One tab: press Run, wait until a worker trains (holds the run's lock), press
+    Cancel, and wait until the worker has let the lock go (the task has ended)."""
+    import websockets
+    from filelock import FileLock, Timeout
+
+    from bench.load import one_run
+
+    def free(lock) -> bool:
+        try:
+            FileLock(lock).acquire(timeout=0).lock.release()
+        except Timeout:
+            return False
+        return True
+
+    async def until_async(done, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, "gave up waiting"
+            await asyncio.sleep(0.2)
+
+    async with websockets.connect(url, subprotocols=["streamlit"], max_size=2**26) as ws:
+        page = await one_run(ws, query, 300)
+        run = next(i for label, i in page["buttons"].items() if label.startswith("Run ("))
+        page = await one_run(ws, query, 300, trigger=run)
+        cancel = page["buttons"]["Cancel"]
+        await until_async(lambda: any(not free(lock) for lock in locks.glob("*.lock")))
+        await one_run(ws, query, 300, trigger=cancel)
+        await until_async(lambda: all(free(lock) for lock in locks.glob("*.lock")))
