@@ -46,12 +46,14 @@ def main() -> None:
     PagesManager.__init__ = init
     with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
         os.environ["OVERFITTING_LAB_SCHEDULER"] = cluster.scheduler_address
-        engine = JobEngine(cluster.scheduler_address)
+        # A lease longer than the bench: the training holds the worker while nobody polls.
+        engine = JobEngine(cluster.scheduler_address, lease=3 * LIMIT)
         comparison = Comparison.from_query(QUERY)[0]
         entries = comparison.entries(RunStore())
         keys = [e.key for e in entries]
-        engine.submit([e.spec for e in entries], keys, {})
-        while (watch := engine.watch(keys)) is None or not watch.running:
+        engine.submit([e.spec for e in entries], keys, {}, "bench")
+        # Each poll names the requester: it keeps waiting for the training (its lease).
+        while (watch := engine.watch(keys, "bench")) is None or not watch.running:
             time.sleep(0.5)  # until the training holds the worker
         at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=LIMIT)
         at.query_params.update(QUERY)

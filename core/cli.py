@@ -410,8 +410,9 @@ def _train_on_cluster(address: str, missing: dict[str, ExperimentSpec], quiet: b
     try:
         engine.submit(list(missing.values()), list(missing), None, me)
         bar = _Bar(sum(s.epochs for s in missing.values()), quiet)
-        while (status := engine.status(list(missing))).pending:
-            bar.watched(engine.watch(list(missing)))
+        # Each poll names this command: it waits for its runs (the engine's lease).
+        while (status := engine.status(list(missing), me)).pending:
+            bar.watched(engine.watch(list(missing), me))
             time.sleep(0.5)
         bar.finish()
         if status.failed:

@@ -12,12 +12,17 @@
 
 A comparison is cut into tasks, one per seed and fusion group. The engine holds them and
 releases them to Dask as training slots free up, taking turns between requesters (round
-robin): a small request waits for at most one task of a big one. Every request names its
-requester (a browser session, a command line); identical runs in flight are joined, and a
-withdrawal removes only that requester's interest: a task stops when nobody waits for it
-any more. The engine knows every run key in flight on this server, so any session that
+robin): a small request waits for at most one task of a big one. Identical runs in flight
+are joined. The engine knows every run key in flight on this server, so any page that
 opens a comparison being trained (a reload, a second tab, another student's link) follows
 it; the workers' per-key file locks (core.runner) catch requests from other servers.
+
+A task trains while someone waits for it. A requester (a browser session, a command line)
+waits for a task when it asks for it, and every call that names it with the task's keys
+(a page polling the progress, a session's heartbeat, the command line's loop) renews that
+for one lease; a requester that stops calling (a closed or reloaded tab) lapses after it.
+Cancel withdraws one requester, whose polls then no longer count until it asks again. A
+task nobody waits for any more stops, and its worker takes the next.
 
 Workers publish progress, their time left, and read their stop flag in the scheduler's
 metadata store. The engine's lock guards its own bookkeeping only: every call to the
@@ -59,6 +64,11 @@ KEEP_RECENT = 64  # stopped runs' curves, failures, ended tasks: the newest are 
 TRAINING, LIGHT = "training", "light"  # Dask resources: workers that train; the one-off one
 ONE_OFF_PRIORITY = 100  # ahead of anything queued on a worker that does both
 SHAPE_SECONDS = 5.0  # how long an external cluster's count of training slots is trusted
+LEASE_SECONDS = 60.0  # a requester that has not called for this long no longer waits
+LEASE_CHECK_SECONDS = 1.0  # how often lapsed requesters are looked for
+# Closing waits this long for stopped trainings to end, and for each worker process to exit
+# (TensorFlow's own teardown takes seconds; Dask's nanny kills a worker still alive at 4 s).
+CLOSE_SECONDS = 30.0
 CORNERS = ("progress", "started", "stop", "untrained")  # a task's entries on the scheduler
 log = logging.getLogger(__name__)
 
@@ -85,9 +95,12 @@ class Task:
     specs: dict[str, ExperimentSpec]  # run key -> spec
     cache: str  # the cache folder of whoever asked first
     about: dict[str, Any] = field(default_factory=dict)  # what the pages say about it
-    requesters: dict[str, None] = field(default_factory=dict)  # in the order they asked
+    # who waits for it -> when that lapses (time.monotonic()), in the order they came
+    requesters: dict[str, float] = field(default_factory=dict)
+    withdrawn: set[str] = field(default_factory=set)  # pressed Cancel: their polls don't count
     released: bool = False  # handed to Dask (it holds a training slot until it ends)
     stopping: bool = False  # nobody waits for it any more: told to stop
+    future: Any = None  # once released
 
     @property
     def keys(self) -> list[str]:
@@ -107,11 +120,12 @@ class Watch:
     untrained: dict[str, dict]  # run key -> probe snapshot of the untrained network
     running: int  # runs of these keys training now
     queued: int  # runs of these keys waiting for a worker
-    ahead: int  # runs of other requests the fair queue starts before these queued ones
+    ahead: int  # runs of other requests on the workers or queued before these queued ones
     seconds_left: float | None  # until the running ones end, from the workers; None: estimating
     tasks: tuple[str, ...]
     requesters: int = 0  # how many requesters wait for these runs
-    mine: bool = False  # the requester watching is one of them (it has something to withdraw)
+    mine: bool = False  # the requester watching waits for them (it has not pressed Cancel)
+    starting: int = 0  # runs handed to a worker that has not begun them yet
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,8 @@ class Status:
     failed: dict[str, str] = field(default_factory=dict)  # run key -> why its training failed
     # run key -> its curves when it was stopped (one stopped before its first epoch has none)
     cancelled: dict[str, list[dict]] = field(default_factory=dict)
+    # pending keys the requester asked about withdrew from (Cancel) while others wait
+    withdrawn: tuple[str, ...] = ()
 
     @property
     def state(self) -> str:
@@ -140,9 +156,12 @@ class Status:
 class JobEngine:
     """Shared by every session of the web app: thread-safe, started on first use."""
 
-    def __init__(self, address: str | None = None, workers: int | None = None):
+    def __init__(
+        self, address: str | None = None, workers: int | None = None, lease: float = LEASE_SECONDS
+    ):
         self.address = address or config.current().scheduler
         self.workers = workers or config.current().workers
+        self.lease = lease
         self._client = None
         self._cluster = None
         self._closed = False
@@ -159,6 +178,7 @@ class JobEngine:
         self._shape_at = -math.inf
         self._ending = None  # distributed.as_completed: the released tasks, as they end
         self._wake = threading.Event()  # a task was released: follow it too
+        self._closing = threading.Event()
 
     @property
     def started(self) -> bool:
@@ -183,6 +203,7 @@ class JobEngine:
         client = Client(self.address, timeout="20s") if self.address else self._embedded()
         self._ending = as_completed(loop=client.loop)
         threading.Thread(target=self._follow, name="job-engine", daemon=True).start()
+        threading.Thread(target=self._expire, name="job-engine-leases", daemon=True).start()
         return client
 
     def _embedded(self):
@@ -217,7 +238,8 @@ class JobEngine:
             for key, spec in zip(keys, specs, strict=True):
                 task = self._live(key)
                 if task is not None:
-                    task.requesters.setdefault(requester)
+                    task.withdrawn.discard(requester)  # asking again: waits again
+                    self._wait_for(task, requester)
                 else:
                     groups.setdefault((spec.seed, spec.fusion_group()), {})[key] = spec
             for fresh in groups.values():
@@ -234,29 +256,71 @@ class JobEngine:
         # A fresh Dask key every time: reusing one would hand back an old result, without
         # training, for a run deleted from the cache since.
         task = Task(f"train-{digest}-{next(self._ids)}-{os.getpid()}", dict(fresh),
-                    str(cache_root()), dict(about), {requester: None})  # fmt: skip
+                    str(cache_root()), dict(about))  # fmt: skip
+        self._wait_for(task, requester)
         self._tasks[task.id] = task
         for key in fresh:
             self._by_key[key] = task.id
 
-    def withdraw(self, keys: Sequence[str], requester: str) -> None:
-        """This requester no longer waits for these runs. A task nobody waits for any more
-        stops: a queued one is dropped; a running one keeps its curves so far for the
-        pages, is told to stop (it ends within an epoch or two, nothing of it cached) and
-        its worker takes the next task."""
+    def withdraw(self, keys: Sequence[str], requester: str) -> list[str]:
+        """This requester no longer waits for these runs, and its polls no longer count
+        until it asks again; returns the tasks it withdrew from. A task nobody waits for
+        any more stops."""
         with self._lock:
-            stopping = []
-            for task_id in self._ids_of(keys):
-                task = self._tasks[task_id]
+            tasks = [self._tasks[t] for t in self._ids_of(keys)]
+            for task in tasks:
                 task.requesters.pop(requester, None)
-                if task.requesters:
-                    continue
-                task.stopping = True
-                if task.released:
-                    stopping.append(task)
-                else:  # never reached a worker: nothing to tell anyone
-                    self._end(task)
-        for task in stopping:  # the scheduler's part, outside the lock
+                task.withdrawn.add(requester)
+            stopping = self._orphans(tasks)
+        self._stop(stopping)
+        return [t.id for t in tasks]
+
+    def keep(self, tasks: Sequence[str], requester: str) -> None:
+        """This requester still waits for these tasks (a session's heartbeat, from any page,
+        for the trainings it asked for), unless it withdrew from them."""
+        with self._lock:
+            for task in map(self._tasks.get, tasks):
+                if task is not None and not task.stopping:
+                    self._wait_for(task, requester)
+
+    def _wait_for(self, task: Task, requester: str | None) -> None:
+        """The requester waits for the task for one more lease (the lock is held)."""
+        if requester is not None and requester not in task.withdrawn:
+            task.requesters[requester] = time.monotonic() + self.lease
+
+    def _expire(self) -> None:
+        """The engine's second thread: requesters that stopped calling lapse, and the tasks
+        nobody waits for any more stop."""
+        while not self._closing.wait(LEASE_CHECK_SECONDS):
+            now = time.monotonic()
+            with self._lock:
+                live = [t for t in self._tasks.values() if not t.stopping]
+                for task in live:
+                    for requester, until in list(task.requesters.items()):
+                        if until < now:
+                            del task.requesters[requester]
+                stopping = self._orphans(live)
+            self._stop(stopping)
+
+    def _orphans(self, tasks: Sequence[Task]) -> list[Task]:
+        """Of these tasks, mark those nobody waits for as stopping: a queued one is dropped
+        at once; the running ones are returned, to be stopped (the lock is held)."""
+        running = []
+        for task in tasks:
+            if task.requesters or task.stopping:
+                continue
+            task.stopping = True
+            if task.released:
+                running.append(task)
+            else:  # never reached a worker: nothing to tell anyone
+                self._end(task)
+        return running
+
+    def _stop(self, tasks: Sequence[Task]) -> None:
+        """Tell running tasks to stop (the lock is not held: this asks the scheduler). Their
+        curves so far stay for the pages; each ends within an epoch or two, nothing of it
+        cached, and its worker takes the next task."""
+        for task in tasks:
             runs = (self._metadata("progress", task.id) or {}).get("runs", {})
             with self._lock:
                 for key, records in runs.items():
@@ -269,7 +333,7 @@ class JobEngine:
     def _dispatch(self) -> None:
         """Release queued tasks to Dask while training slots are free, taking turns."""
         with self._lock:
-            if all(t.released for t in self._tasks.values()):
+            if self._closing.is_set() or all(t.released for t in self._tasks.values()):
                 return
         slots, resources, _ = self._cluster_shape()  # may ask the scheduler: not locked
         with self._lock:
@@ -283,6 +347,7 @@ class JobEngine:
                 train_task, [s.to_dict() for s in task.specs.values()], task.cache, task.id,
                 key=task.id, pure=False, retries=0, resources=resources,
             )  # fmt: skip
+            task.future = future
             self._ending.add(future)
             self._wake.set()
 
@@ -381,29 +446,34 @@ class JobEngine:
         with self._lock:
             return [t for t in map(self._tasks.get, tasks) if t is not None and not t.stopping]
 
-    def status(self, keys: Sequence[str]) -> Status:
-        """Which of these runs are in flight, which failed and why, which were stopped
-        (with their curves so far)."""
+    def status(self, keys: Sequence[str], requester: str | None = None) -> Status:
+        """Which of these runs are in flight (the requester, if named, waits for them unless
+        it withdrew), which failed and why, which were stopped (with their curves so far)."""
         with self._lock:
-            pending = tuple(k for k in keys if self._live(k) is not None)
-            return Status(pending, self._errors.pick(keys), self._cancelled.pick(keys))
+            live = {k: t for k in keys if (t := self._live(k)) is not None}
+            for task in set(live.values()):
+                self._wait_for(task, requester)
+            withdrawn = tuple(k for k, t in live.items() if requester in t.withdrawn)
+            return Status(tuple(live), self._errors.pick(keys), self._cancelled.pick(keys),
+                          withdrawn)  # fmt: skip
 
     def watch(self, keys: Sequence[str], requester: str | None = None) -> Watch | None:
-        """Progress of the runs of these keys in flight, or None if none is."""
+        """Progress of the runs of these keys in flight, or None if none is. The requester,
+        if named, waits for them (unless it withdrew): a page polling is an open page."""
         wanted = set(keys)
         with self._lock:
             chosen = [self._tasks[t] for t in self._ids_of(keys)]
             if not chosen:
                 return None
-            queue = self._queue()
+            for task in chosen:
+                self._wait_for(task, requester)
             mine = [(t.id, [k for k in t.keys if k in wanted], t.released) for t in chosen]
             waiting = set().union(*(t.requesters for t in chosen))
-            first = next((i for i, t in enumerate(queue) if t in chosen), 0)
-            ahead = sum(len(t.keys) for t in queue[:first])
+            ahead = self._ahead(chosen)
         self._dispatch()  # workers may have joined an external cluster since
         records: dict[str, list[dict]] = {}
         untrained: dict[str, dict] = {}
-        running = queued = 0
+        running = starting = queued = 0
         lefts: list[float | None] = []
         for task, task_keys, released in mine:
             board = (self._metadata("progress", task) or {}) if released else {}
@@ -415,12 +485,25 @@ class JobEngine:
             if runs or (released and self._metadata("started", task)):
                 running += len(task_keys)
                 lefts.append(board.get("seconds_left"))
+            elif released:
+                starting += len(task_keys)
             else:
                 queued += len(task_keys)
         # Running tasks train side by side on their workers: the last to end decides.
         left = max(lefts) if lefts and None not in lefts else None
         return Watch(records, untrained, running, queued, ahead, left,
-                     tuple(t[0] for t in mine), len(waiting), requester in waiting)  # fmt: skip
+                     tuple(t[0] for t in mine), len(waiting), requester in waiting,
+                     starting)  # fmt: skip
+
+    def _ahead(self, chosen: list[Task]) -> int:
+        """Runs of other requests that go before the first queued one of these tasks: those
+        holding the workers, and those the fair queue releases first (the lock is held)."""
+        queue = self._queue()
+        first = next((i for i, t in enumerate(queue) if t in chosen), None)
+        if first is None:  # none of them waits in the queue
+            return 0
+        busy = [t for t in self._tasks.values() if t.released and t not in chosen]
+        return sum(len(t.keys) for t in busy + queue[:first])
 
     def _metadata(self, corner: str, task: str):
         """One task's entry in a corner of the scheduler's metadata (None if it has none):
@@ -459,6 +542,18 @@ class JobEngine:
         return self.run(prepare_task, name, str(cache_root()), timeout=3600)
 
     def close(self) -> None:
+        """Stop the trainings this engine released, and let them end, so that the workers
+        close idle; then the client, and the embedded cluster."""
+        self._closing.set()  # nothing more is released, and the lease thread ends
+        with self._lock:
+            # Those already stopping are waited for too: a worker still training is killed.
+            released = [t for t in self._tasks.values() if t.future is not None]
+            telling = [t for t in released if not t.stopping]
+            for task in telling:
+                task.stopping = True
+        for task in telling:
+            self._set_metadata("stop", task.id, True)
+        _let_end([t.future for t in released])
         with self._connecting:
             self._closed = True
             client, cluster = self._client, self._cluster
@@ -470,16 +565,40 @@ class JobEngine:
             cluster.close()
 
 
+def _let_end(futures: list) -> None:
+    """Wait for stopped trainings to end. One that does not end in time (a first epoch
+    that takes minutes) has its worker killed as the cluster closes: say so in one line,
+    so that an operator reading the log knows why Dask warns about killing a process."""
+    if not futures:
+        return
+    from distributed import wait
+
+    # A timeout, or the scheduler gone: either way, count what is still running.
+    with contextlib.suppress(Exception):
+        wait(futures, timeout=CLOSE_SECONDS)
+    alive = sum(not f.done() for f in futures)
+    if alive:
+        log.warning("%d training(s) did not stop within %g s of shutting down; their "
+                    "workers will be killed", alive, CLOSE_SECONDS)  # fmt: skip
+
+
 def _embedded_cluster(trainers: int, gpus: int):
     """Worker processes, not threads: TensorFlow and Keras keep process-global state, and a
     crash in one training must not take the web server down. One task at a time each;
     with several GPUs each trainer sees its own; the light worker sees none."""
     from distributed import Nanny, Scheduler, SpecCluster
 
+    class PatientNanny(Nanny):
+        """A worker process that imported TensorFlow takes seconds to exit: wait for it
+        rather than kill it (with a warning in the server log) after Dask's 4 s."""
+
+        async def close(self, timeout: float = CLOSE_SECONDS, reason: str = "nanny-close"):
+            return await super().close(timeout=timeout, reason=reason)
+
     memory = 1 / trainers  # a share of the machine's memory, as LocalCluster gives
 
     def worker(resources: dict, env: dict) -> dict:
-        return {"cls": Nanny, "options": {
+        return {"cls": PatientNanny, "options": {
             "host": "127.0.0.1", "nthreads": 1, "memory_limit": memory, "resources": resources,
             "env": env, "dashboard": False, "dashboard_address": None,
             "silence_logs": logging.WARN}}  # fmt: skip

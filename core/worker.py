@@ -13,39 +13,49 @@ import os
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 
 from core.cache import CACHE_ENV, RunStore
 from core.spec import ExperimentSpec
 
 TRAININGS_TOPIC = "trainings"  # one event per run actually trained, for operators and tests
 META = "overfitting-lab"  # this project's corner of the scheduler's metadata store
+CANCELLED = "cancelled"  # what a stopped training task returns: it ends normally, nothing cached
 PUBLISH_SECONDS = 0.3
 BOARD_POINTS = 150
 STOP_CHECK_SECONDS = 0.5  # the stop flag costs a scheduler round trip: at most this often
 SUMMARY_WIDTH = 100
 WORKER_NICENESS = 10
-PACE_SECONDS = 60.0  # the pace of a training: epochs per second over about the last minute
-GLIDE_SECONDS = 20.0  # the time-left figure moves to a new estimate over about this long
+PACE_SECONDS = 60.0  # the pace of a training: taken over at most about the last minute
+GLIDE_SECONDS = 2.0  # the figure moves to a new estimate over about this long: no jitter
 
 
 class TimeLeft:
     """One time-left figure per training, from its own pace, the same for every viewer.
 
-    None until two epochs after the first have been measured (the first epoch also pays
-    for tracing the graph). The pace is taken over about the last minute, never less than
-    two epochs; the figure then counts down like a clock and glides towards each new
-    estimate, so that one fast or slow chunk of epochs does not make it jump."""
+    Fed (time, epochs done) between chunks of epochs, when every epoch it counts is done.
+    None until two epochs after the first have been measured: the first also pays for
+    tracing the graph and is never part of the pace. The pace is taken over the later half
+    of the time measured so far, at most the last minute, so the slower first chunks drop
+    out as the training goes on and a change of pace (another training on the same CPU)
+    shows within a minute. Between estimates the figure counts down like a clock and glides
+    towards each new one over a couple of seconds: one fast or slow chunk does not make it
+    jump."""
 
     def __init__(self) -> None:
         self.marks: deque[tuple[float, int]] = deque()  # (time, epochs done)
+        self.first = 0.0  # when the first mark was taken
         self.figure: float | None = None
         self.at = 0.0
 
     def update(self, now: float, done: int, total: int) -> float | None:
         """The figure after `done` of `total` epochs at time `now` (seconds, monotonic)."""
         marks = self.marks
+        if not marks:
+            self.first = now
         marks.append((now, done))
-        while len(marks) > 2 and now - marks[1][0] > PACE_SECONDS and done - marks[1][1] >= 2:
+        span = min(PACE_SECONDS, (now - self.first) / 2)
+        while len(marks) > 2 and now - marks[1][0] >= span and done - marks[1][1] >= 2:
             marks.popleft()
         start, first = marks[0]
         if done - first < 2 or now <= start:
@@ -59,6 +69,56 @@ class TimeLeft:
             self.figure = clock + (estimate - clock) * pull
         self.at = now
         return self.figure
+
+
+class Progress:
+    """A training task's two callbacks for core.runner.execute, and what they tell the
+    scheduler. The records of a chunk of epochs arrive together when the chunk ends, and
+    the training asks should_stop() before the next chunk: that is when every record of
+    the chunk is in, so that is where the records and the time left are published (at most
+    every PUBLISH_SECONDS) and the stop flag is read (at most every STOP_CHECK_SECONDS).
+    Publishing at a chunk's first record counted a whole chunk too few epochs done, and
+    the first figures came out several times too long."""
+
+    def __init__(
+        self,
+        planned: dict[str, int],
+        publish: Callable[[dict], None],
+        stopped: Callable[[], bool],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.planned = planned  # run key -> its epochs
+        self.publish, self.stopped, self.clock = publish, stopped, clock
+        self.records: dict[str, list[dict]] = {}
+        self.done = 0  # epochs done: fused runs advance together
+        self.time_left = TimeLeft()
+        self.left: float | None = None
+        self.published = self.checked = -math.inf
+        self.fresh = False  # records not yet published
+
+    def on_progress(self, key: str, record: dict) -> None:
+        self.records.setdefault(key, []).append(record)
+        self.done = max(self.done, record["epoch"])
+        self.fresh = True
+
+    def should_stop(self) -> bool:
+        now = self.clock()
+        if self.fresh and now - self.published >= PUBLISH_SECONDS:
+            self.published, self.fresh = now, False
+            total = max(self.planned[k] for k in self.records)
+            self.left = self.time_left.update(now, self.done, total)
+            self.send()
+        if now - self.checked < STOP_CHECK_SECONDS:
+            return False
+        self.checked = now
+        return self.stopped()
+
+    def finish(self) -> None:
+        self.left = 0.0
+        self.send()
+
+    def send(self) -> None:
+        self.publish({"runs": board(self.records), "seconds_left": self.left})
 
 
 def board(records: dict[str, list[dict]]) -> dict[str, list[dict]]:
@@ -81,9 +141,11 @@ def _without_probe(record: dict) -> dict:
     return {k: v for k, v in record.items() if k != "probe"}
 
 
-def train_task(spec_dicts: list[dict], cache: str, task: str) -> list[str]:
+def train_task(spec_dicts: list[dict], cache: str, task: str) -> list[str] | str:
     """Run or load every spec, publishing the records so far and the time left to the
-    scheduler; stop (core.training.Cancelled) once the engine sets this task's stop flag."""
+    scheduler. Once the engine sets this task's stop flag the training stops
+    (core.training.Cancelled) and the task ends normally, returning CANCELLED: nothing of
+    the unfinished runs is cached, and a stop is no error in the worker's log."""
     from distributed import get_client, get_worker
 
     from core.runner import execute, run_key
@@ -92,45 +154,27 @@ def train_task(spec_dicts: list[dict], cache: str, task: str) -> list[str]:
     os.environ[CACHE_ENV] = cache  # uploads and downloads live in the client's cache folder
     client, worker = get_client(), get_worker()
     specs = [ExperimentSpec.from_dict(d) for d in spec_dicts]
-    planned = {run_key(s): s.epochs for s in specs}
-    records: dict[str, list[dict]] = {}
-    clock = TimeLeft()
-    last = {"check": -math.inf, "publish": -math.inf, "done": 0, "left": None}
-
-    def should_stop() -> bool:
-        now = time.monotonic()
-        if now - last["check"] < STOP_CHECK_SECONDS:
-            return False
-        last["check"] = now
-        return bool(client.get_metadata([META, "stop", task], False))
-
-    def publish() -> None:
-        runs = board(records)
-        client.set_metadata([META, "progress", task], {"runs": runs, "seconds_left": last["left"]})
-
-    def progress(key: str, record: dict) -> None:
-        records.setdefault(key, []).append(record)
-        last["done"] = max(last["done"], record["epoch"])  # fused runs advance together
-        now = time.monotonic()
-        if now - last["publish"] >= PUBLISH_SECONDS:
-            last["publish"] = now
-            last["left"] = clock.update(now, last["done"], max(planned[k] for k in records))
-            publish()
-
+    progress = Progress(
+        {run_key(s): s.epochs for s in specs},
+        publish=lambda content: client.set_metadata([META, "progress", task], content),
+        stopped=lambda: bool(client.get_metadata([META, "stop", task], False)),
+    )
     untrained: dict[str, dict] = {}
 
     def start(key: str, snapshot: dict) -> None:
         untrained[key] = snapshot  # the first picture, long before the first epoch
         client.set_metadata([META, "untrained", task], untrained)
 
-    if should_stop():  # withdrawn while it waited for this worker: not even the data
-        raise Cancelled("training was cancelled before it started")
+    if progress.should_stop():  # withdrawn while it waited for this worker: not even the data
+        return CANCELLED
     client.set_metadata([META, "started", task], time.time())
     started = time.time()
-    results = execute(specs, RunStore(cache), on_progress=progress, should_stop=should_stop,
-                      on_start=start)  # fmt: skip
-    last["left"] = 0.0
-    publish()
+    try:
+        results = execute(specs, RunStore(cache), on_progress=progress.on_progress,
+                          should_stop=progress.should_stop, on_start=start)  # fmt: skip
+    except Cancelled:
+        return CANCELLED
+    progress.finish()
     ended = time.time()
     for result in results:
         if not result.cached:

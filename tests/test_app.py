@@ -75,12 +75,18 @@ def busy(at: AppTest) -> bool:
 
 def until(at: AppTest, done, timeout: float = 240) -> AppTest:
     """Rerun as the page's polling fragment would, until `done(at)`."""
-    deadline = time.time() + timeout
-    while not done(at) and time.time() < deadline:
-        time.sleep(0.5)
-        at.run()
-    assert done(at), "the page never got there"
+    poll([at], lambda: done(at), timeout)
     return at
+
+
+def poll(tabs: list[AppTest], done, timeout: float = 240) -> None:
+    """Rerun every open tab, as their polling fragments would, until `done()`."""
+    deadline = time.time() + timeout
+    while not done() and time.time() < deadline:
+        time.sleep(0.5)
+        for at in tabs:
+            at.run()
+    assert done(), "the pages never got there"
 
 
 def train_until_done(at: AppTest) -> AppTest:
@@ -183,26 +189,68 @@ def test_run_trains_through_the_job_engine_then_replays_from_the_cache(app):
     assert engine().trainings() == trained
 
 
-def following(at: AppTest) -> bool:
-    """Runs of this comparison train for someone else: curves, progress, no Cancel."""
-    return button(at, "run") is not None and button(at, "run").label == "Training…"
+def cancelled_here(at: AppTest) -> bool:
+    return any(w.value.startswith("Cancelled at epoch") for w in at.warning)
 
 
-def test_a_second_session_finds_and_follows_a_running_training(app):
-    """A reload, a second tab, another student with the link: no Run of their own and no
-    Cancel (the training is not theirs to stop), yet they see the progress, the curves
-    growing, and the finished comparison."""
-    query = {**TINY, "ep": "400", "cap": "large", "seeds": "2"}
-    first = app(query)
-    button(first, "run").click().run()
-    assert busy(first)  # the session that asked may cancel
-    second = app(query)
-    until(second, lambda a: following(a) and a.get("progress") and charts(a), timeout=120)
-    assert "of epochs" in second.get("progress")[0].proto.text
-    assert button(second, "cancel") is None
-    until(second, lambda a: not following(a), timeout=300)
-    assert button(second, "run").label == "All cached"
-    assert len(summary_rows(second)) == 2
+def epoch_of(keys: list[str]) -> int:
+    """How far the training of these runs has got (0: not yet, or not any more)."""
+    from ui.engine import engine
+
+    watch = engine().watch(keys)
+    return max((rows[-1]["epoch"] for rows in watch.records.values()), default=0) if watch else 0
+
+
+def test_a_students_cancel_leaves_the_teachers_training_running(app):
+    """A second tab with the link (a reload, a student) follows the training and waits for
+    it, so it may cancel, like every page that waits: that withdraws only that page, which
+    keeps the curves and says the training goes on. The teacher's Cancel, the last page
+    waiting, stops it, and both pages show the partial curves."""
+    query = {**TINY, "v": "baseline", "ep": "1000", "cap": "huge"}
+    keys = [e.key for e in Comparison.from_query(query)[0].entries(RunStore())]
+    teacher = app(query)
+    button(teacher, "run").click().run()
+    student = app(query)
+    poll([teacher, student], lambda: charts(student) and busy(student), timeout=240)
+    assert busy(teacher) and "of epochs" in student.get("progress")[0].proto.text
+
+    button(student, "cancel").click().run()
+    assert not busy(student) and button(student, "run").label == "Run (1 to train)"
+    assert "the training goes on for 1 other open page waiting for it" in texts(student)
+    assert charts(student)  # its curves so far
+    epoch = epoch_of(keys)
+    poll([teacher, student], lambda: epoch_of(keys) > epoch)  # it trains on for the teacher
+
+    button(teacher, "cancel").click().run()
+    poll([teacher, student], lambda: cancelled_here(teacher) and cancelled_here(student))
+    assert epoch_of(keys) == 0 and not RunStore().has(keys[0])
+    assert button(teacher, "run").label == button(student, "run").label == "Run (1 to train)"
+
+
+def test_the_session_that_asked_keeps_its_training_from_any_page(app, monkeypatch):
+    """The teacher presses Run and reads the Model page: the sidebar's heartbeat keeps the
+    training, while a request whose tab was closed lapses (a lease of a few seconds here)."""
+    from functools import partial
+
+    from core.jobs import JobEngine
+    from core.runner import run_key
+    from ui.engine import engine
+
+    monkeypatch.setattr("ui.engine.JobEngine", partial(JobEngine, lease=10))
+    query = {**TINY, "v": "baseline", "ep": "1000", "cap": "huge"}
+    keys = [e.key for e in Comparison.from_query(query)[0].entries(RunStore())]
+    teacher = app(query)
+    button(teacher, "run").click().run()
+    teacher.switch_page("pages/model.py").run()
+    closed = replace(Comparison.from_query(query)[0].entries(RunStore())[0].spec, seed=7)
+    engine().submit([closed], [run_key(closed)], None, "a closed tab")
+    poll([teacher], lambda: not engine().status([run_key(closed)]).pending)  # a lease passed
+    assert not teacher.exception and engine().status(keys).pending  # kept by the heartbeat
+
+    teacher.query_params.update(query)
+    teacher.switch_page("pages/compare.py").run()
+    button(teacher, "cancel").click().run()
+    until(teacher, cancelled_here)
 
 
 def still_training(at: AppTest) -> list:
@@ -238,7 +286,7 @@ def test_two_sessions_asking_at_once_share_one_training(app):
     before = len(engine().trainings())
     button(first, "run").click().run()
     second.run()
-    if button(second, "run").label.startswith("Run"):
+    if (run := button(second, "run")) is not None and run.label.startswith("Run"):
         button(second, "run").click().run()
     for at in (first, second):
         until(at, lambda a: button(a, "run") and button(a, "run").label == "All cached")
@@ -631,3 +679,26 @@ def test_time_left_says_estimating_until_the_server_has_a_figure():
     assert progress(view, watch)[1] == "0% of epochs · training 2 runs, estimating the time left…"
     later = Watch({}, {}, running=2, queued=0, ahead=0, seconds_left=30.0, tasks=())
     assert progress(view, later)[1] == "0% of epochs · training 2 runs, about 30 s left"
+
+
+def test_a_queued_request_says_what_is_ahead_and_starting_only_when_a_worker_starts():
+    """Queued behind another request's training, the page said "starting a worker"."""
+    from core.jobs import Watch
+    from ui.live import progress
+    from ui.views import View
+
+    comparison = Comparison.from_query(TINY)[0]
+    view = View(comparison, comparison.entries(RunStore()), "t", None, datasets.info("iris"))
+
+    def said(**counts) -> str:
+        return progress(view, Watch({}, {}, seconds_left=None, tasks=(), **counts))[1]
+
+    assert said(running=0, queued=2, ahead=7) == (
+        "0% of epochs · 2 runs queued behind 7 runs of other requests"
+    )
+    assert said(running=1, queued=1, ahead=0) == (
+        "0% of epochs · training 1 run, estimating the time left… · 1 run queued"
+    )
+    assert said(running=0, queued=0, ahead=0, starting=2) == (
+        "0% of epochs · 2 runs starting on a worker"
+    )

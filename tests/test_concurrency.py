@@ -1,11 +1,11 @@
 """Many users at once: identical requests train once (threads are in test_runner; here
-processes and the job engine), different ones queue within the worker limit, a vanished
-session loses nothing, a failure keeps its message, memory stays flat. (Turns between
-requesters, Cancel and one-off tasks: test_queue.)"""
+processes and the job engine), different ones queue within the worker limit, a closed page
+stops holding the worker after its lease while an open one keeps its training, a failure
+keeps its message, memory stays flat. (Turns between requesters, Cancel and one-off tasks:
+test_queue.)"""
 
 from __future__ import annotations
 
-import gc
 import subprocess
 import sys
 import textwrap
@@ -86,8 +86,9 @@ def until(done, timeout: float = 600) -> None:
         time.sleep(0.2)
 
 
-def wait(engine, keys, timeout=600) -> str:
-    until(lambda: not engine.status(keys).pending, timeout)
+def wait(engine, keys, requester: str, timeout=600) -> str:
+    """Poll as the requester's page does (each poll says it still waits), until it ends."""
+    until(lambda: not engine.status(keys, requester).pending, timeout)
     return engine.status(keys).state
 
 
@@ -102,9 +103,12 @@ def trained(engine, keys) -> list[dict]:
 def test_different_requests_queue_within_the_number_of_workers(two_workers):
     engine = two_workers
     specs = [ExperimentSpec(dataset="iris", capacity="small", epochs=25, seed=s) for s in range(5)]
-    for i, spec in enumerate(specs):  # five students, one request each
-        engine.submit([spec], [run_key(spec)], None, f"student-{i}")
-    assert [wait(engine, [run_key(spec)]) for spec in specs] == ["finished"] * 5
+    students = [f"student-{i}" for i in range(5)]
+    for spec, student in zip(specs, students, strict=True):  # one request each
+        engine.submit([spec], [run_key(spec)], None, student)
+    until(lambda: not [s for s, student in zip(specs, students, strict=True)
+                       if engine.status([run_key(s)], student).pending])  # fmt: skip
+    assert [engine.status([run_key(s)]).state for s in specs] == ["finished"] * 5
     events = trained(engine, [run_key(s) for s in specs])
     assert sorted(t["key"] for t in events) == sorted(run_key(s) for s in specs)
     # At any moment, at most two tasks were training: one per worker...
@@ -117,16 +121,54 @@ def test_different_requests_queue_within_the_number_of_workers(two_workers):
     assert len({t["worker"] for t in events}) == 2  # ...and both workers took some
 
 
-def test_a_job_whose_session_vanished_still_finishes_whole(two_workers):
-    engine = two_workers
-    spec = ExperimentSpec(dataset="wine", capacity="small", epochs=15, seed=3)
-    key = run_key(spec)
-    engine.submit([spec], [key], None, "gone")  # and the tab is closed: nobody polls now
-    gc.collect()
-    store = RunStore()
-    until(lambda: store.has(key))
-    run = store.load(key)
-    assert run is not None and len(run.history) == 15
+def test_a_closed_page_stops_holding_the_worker_and_an_open_one_keeps_its_training(two_workers):
+    """Two tabs ask for one training, the first also for one of its own; then the first tab
+    is closed and stops polling. After its lease nobody waits for its own training, which
+    stops (its curves so far kept, nothing cached) and frees its worker for the next
+    request; the shared training goes on to the end for the tab still open."""
+    engine = JobEngine(address=two_workers.address, lease=3)
+    alone = ExperimentSpec(dataset="iris", capacity="huge", epochs=1000, seed=61)
+    shared = ExperimentSpec(dataset="iris", capacity="huge", epochs=600, seed=62)
+    follow = ExperimentSpec(dataset="iris", capacity="tiny", epochs=3, seed=63)
+    mine, ours, next_key = run_key(alone), run_key(shared), run_key(follow)
+    try:
+        engine.submit([alone], [mine], None, "closed tab")
+        engine.submit([shared], [ours], None, "closed tab")
+        engine.submit([shared], [ours], None, "open tab")
+
+        def training(key: str, tab: str) -> bool:  # a page's poll, as the live view makes it
+            watch = engine.watch([key], tab)
+            return watch is not None and bool(watch.records)
+
+        # Both tabs open, each polling what it shows, until both trainings run.
+        until(lambda: all([training(mine, "closed tab"), training(ours, "closed tab"),
+                           training(ours, "open tab")]))  # fmt: skip
+
+        def open_tab_until(done) -> None:
+            """From now on only the open tab polls."""
+
+            def poll() -> bool:
+                training(ours, "open tab")
+                return done()
+
+            until(poll)
+
+        open_tab_until(lambda: not engine.status([mine]).pending)
+        status = engine.status([mine])
+        assert status.state == "cancelled" and 0 < status.cancelled[mine][-1]["epoch"] < 1000
+        # The closed tab lapses from the shared training too; the open tab keeps it.
+        open_tab_until(lambda: (w := engine.watch([ours])) is None or w.requesters == 1)
+
+        engine.submit([follow], [next_key], None, "next tab")
+        until(lambda: not engine.status([next_key, ours], "next tab").pending)
+        store = RunStore()
+        assert engine.status([ours]).state == "finished" and len(store.load(ours).history) == 600
+        assert not store.has(mine) and not list(store.runs.glob(f"{mine}/*"))
+        # The freed worker took the next request while the shared training went on.
+        events = {t["key"]: t for t in trained(engine, [next_key, ours])}
+        assert events[next_key]["end"] < events[ours]["end"]
+    finally:
+        engine.close()
 
 
 def test_a_comparison_is_split_into_tasks_per_seed_and_any_watcher_sees_it(two_workers):
@@ -142,9 +184,9 @@ def test_a_comparison_is_split_into_tasks_per_seed_and_any_watcher_sees_it(two_w
     tasks = engine.submit(specs, keys, {"title": "wine"}, "teacher")
     assert len(tasks) == 3
     first = engine.watch(keys, "student")  # what another session opening the link sees
-    assert first.running + first.queued == 6 and set(first.tasks) == set(tasks)
-    assert first.requesters == 1 and not first.mine  # following, not asking
-    assert wait(engine, keys) == "finished"
+    assert first.running + first.starting + first.queued == 6 and set(first.tasks) == set(tasks)
+    assert first.requesters == 2 and first.mine  # an open page showing it waits for it too
+    assert wait(engine, keys, "teacher") == "finished"
     events = trained(engine, keys)
     assert sorted(t["key"] for t in events) == sorted(keys)
     assert len({t["task"] for t in events}) == 3
@@ -167,7 +209,7 @@ def test_a_failed_task_stays_failed_after_the_engine_forgets_it(two_workers):
     spec = ExperimentSpec(dataset="cifar10", capacity="tiny", epochs=1)  # not downloaded
     key = "f" * 24
     engine.submit([spec], [key], None, "cli")
-    until(lambda: engine.watch([key]) is None)  # the task has ended and is forgotten
+    until(lambda: engine.watch([key], "cli") is None)  # the task has ended and is forgotten
     status = engine.status([key])
     assert status.state == "failed" and "python -m core download cifar10" in status.error
     assert status.failed == {key: status.error}

@@ -1,5 +1,5 @@
-"""One job engine per server process, shared by every session, and what the sidebar says
-about the machine."""
+"""One job engine per server process, shared by every session, who asks it for trainings,
+and what the sidebar says about the machine."""
 
 from __future__ import annotations
 
@@ -28,11 +28,26 @@ def engine() -> JobEngine:
     return JobEngine(address=scheduler_address())
 
 
+HEARTBEAT_SECONDS = 10  # well inside the engine's lease (core.jobs.LEASE_SECONDS)
+
+
 def requester() -> str:
-    """Who asks the job engine for a training: this browser session (an id of its own, kept
-    in its state: AppTest gives every session the same session_id). Cancel withdraws only
-    its own requests; a session that follows a training it did not start has none."""
+    """Who waits for a training: this browser session, that is this open tab (an id of its
+    own, kept in its state: AppTest gives every session the same session_id). A reload or
+    a closed tab is a session that stops calling, and its interest lapses."""
     return st.session_state.setdefault("requester", uuid.uuid4().hex)
+
+
+def heartbeat() -> None:
+    """While this tab is open, on any page, the session still waits for the trainings it
+    asked for (a teacher reading the Model page keeps the class's training)."""
+    if st.session_state.get("my_tasks"):
+        _keep_waiting()
+
+
+@st.fragment(run_every=HEARTBEAT_SECONDS)
+def _keep_waiting() -> None:
+    engine().keep(list(st.session_state.get("my_tasks", {})), requester())
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,11 +1,12 @@
 """The live view, server-wide: any session that opens a comparison being trained on this
 server — a reload, a second tab, another student, a link — follows its progress and redraws
 from the cache when it ends. The script thread never trains, so clicks never abort it; a
-fragment polls the job engine once a second.
+fragment polls the job engine once a second, and every poll says this open page waits for
+the training, until it presses Cancel.
 
 Time left counts only the epochs of runs actually training, at their own pace; runs waiting
-for a worker say how many runs are queued before them. A cancelled comparison keeps its
-partial curves, marked as such.
+for a worker say how many runs of other requests go before them. A cancelled comparison
+keeps its partial curves, marked as such.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from core.comparison import SCALES, VIEWS, Comparison
 from core.jobs import Watch
 from core.report import count
 from ui import app, render, results, views
-from ui.engine import engine
+from ui.engine import engine, requester
 from ui.link import linked
 from ui.render import Curve
 from ui.views import View
@@ -28,7 +29,7 @@ LOSS_VIEWS = {"data": "Data loss", "keras": "As Keras prints it"}
 
 
 def watching(view: View) -> Watch | None:
-    return engine().watch([e.key for e in view.missing])
+    return engine().watch([e.key for e in view.missing], requester())
 
 
 def show(view: View, watch: Watch | None) -> None:
@@ -49,6 +50,7 @@ def _starting(view: View) -> None:
         st.rerun()
     fraction, text = progress(view, watch)
     st.progress(fraction, text=text)
+    _cancelled_here(watch)
     st.info("The first epoch is on its way…")
     if watch.untrained:  # 2-D or 1-D data: the networks as built, before any training step
         curves = [Curve(e.label, e.spec.seed, [{"epoch": 0, "probe": watch.untrained[e.key]}])
@@ -63,7 +65,17 @@ def _live(view: View) -> None:
         st.rerun()
     fraction, text = progress(view, watch)
     st.progress(fraction, text=text)
+    _cancelled_here(watch)
     results.results(view, view.curves(watch.records), "live")
+
+
+def _cancelled_here(watch: Watch) -> None:
+    """This page pressed Cancel, and the training goes on for other open pages."""
+    if not watch.mine:
+        pages = count(watch.requesters, "other open page")
+        st.warning(f"Cancelled on this page: the training goes on for {pages} waiting "
+                   "for it; its curves so far are shown. Press "
+                   "**Run** to wait for it again.")  # fmt: skip
 
 
 def progress(view: View, watch: Watch) -> tuple[float, str]:
@@ -77,13 +89,13 @@ def progress(view: View, watch: Watch) -> tuple[float, str]:
         left = watch.seconds_left
         time = f"about {_duration(left)} left" if left else "estimating the time left…"
         parts.append(f"training {count(watch.running, 'run')}, {time}")
+    if watch.starting:  # handed to a worker still starting up (importing TensorFlow)
+        parts.append(f"{count(watch.starting, 'run')} starting on a worker")
     if watch.queued:
         behind = f" behind {count(watch.ahead, 'run')} of other requests" if watch.ahead else ""
         parts.append(f"{count(watch.queued, 'run')} queued{behind}")
-    if not watch.running and not watch.ahead:
-        parts.append("starting a worker")
     fraction = min(1.0, done / planned) if planned else 1.0
-    return fraction, f"{fraction:.0%} of epochs · " + " · ".join(parts)
+    return fraction, " · ".join([f"{fraction:.0%} of epochs", *parts])
 
 
 def _duration(seconds: float) -> str:
@@ -93,7 +105,7 @@ def _duration(seconds: float) -> str:
 def finished(view: View) -> None:
     """Nothing of this comparison is training: the cached runs (and the partial curves of
     cancelled ones), then the summary once every run is there."""
-    cancelled = engine().status([e.key for e in view.missing]).cancelled
+    cancelled = view.status.cancelled
     if cancelled:
         epoch = max(rows[-1]["epoch"] for rows in cancelled.values() if rows)
         st.warning(f"Cancelled at epoch {epoch}: the partial curves are shown. Press **Run** "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.cache import CacheError, Run, RunStore
-from core.report import run_row
+from core.report import count, run_row
 
 S = st.session_state
 
@@ -46,7 +46,7 @@ def delete_flow(store: RunStore, selected: list[str], by_key: dict[str, Run]) ->
         S.pop("runs_confirm", None)
         return
     names = "\n".join(f"- {_name(by_key[k])}" for k in doomed)
-    st.warning(f"Delete these {len(doomed)} run(s)? They will be trained again when asked "
+    st.warning(f"Delete {count(len(doomed), 'run')}? They will be trained again when asked "
                f"for.\n\n{names}")  # fmt: skip
     yes, no = st.columns(2)
     if yes.button("Yes, delete", type="primary", key="runs_yes"):

@@ -15,7 +15,7 @@ from core.datasets import DatasetError
 from core.settings import SETTINGS, Setting
 from core.spec import VARIANTS, SpecError
 from ui import app
-from ui.engine import machine, scheduler_address
+from ui.engine import heartbeat, machine, scheduler_address
 from ui.link import change, linked
 
 S = st.session_state
@@ -45,6 +45,7 @@ def render(comparison: Comparison, notes: list[str], pages: list) -> None:
         )
         _own_data()
         _device()
+        heartbeat()  # this session still waits for its trainings, from any page
 
 
 def _choose_what(comparison: Comparison) -> None:

@@ -13,6 +13,7 @@ from core.budget import budget_problem
 from core.cache import RunStore
 from core.comparison import Comparison, Entry
 from core.datasets import DatasetError
+from core.jobs import Status
 from core.report import count, span
 from core.settings import SETTINGS
 from core.spec import SpecError
@@ -31,7 +32,18 @@ class View:
     claim: str | None
     info: datasets.DatasetInfo
     trained_here: set = field(default_factory=set)  # keys this session asked to train
-    in_flight: set = field(default_factory=set)  # missing keys training or queued now
+    status: Status = field(default_factory=Status)  # the missing runs, as the engine sees them
+
+    @property
+    def in_flight(self) -> set[str]:
+        """Missing runs training or queued now (anyone's)."""
+        return set(self.status.pending)
+
+    @property
+    def waiting(self) -> set[str]:
+        """Runs in flight this page waits for (every page that shows them does, until it
+        presses Cancel): what its Cancel withdraws from."""
+        return self.in_flight - set(self.status.withdrawn)
 
     @property
     def labels(self) -> list[str]:
@@ -43,18 +55,16 @@ class View:
 
     @property
     def to_train(self) -> list[Entry]:
-        """Missing runs nobody is training: what Run starts."""
-        return [e for e in self.missing if e.key not in self.in_flight]
-
-    @property
-    def mine(self) -> set[str]:
-        """Runs in flight that this session asked for: only these may it cancel."""
-        return self.in_flight & self.trained_here
+        """What Run asks for: missing runs nobody is training, and those this page
+        cancelled while others still wait for them (Run waits for them again)."""
+        return [e for e in self.missing if e.key not in self.waiting]
 
     @cached_property
     def refused(self) -> str | None:
-        """Why the server's budget refuses to train the missing runs, or None."""
-        return budget_problem([e.spec for e in self.to_train]) if self.to_train else None
+        """Why the server's budget refuses to train the missing runs, or None. Joining a
+        training already in flight costs nothing."""
+        fresh = [e.spec for e in self.to_train if e.key not in self.in_flight]
+        return budget_problem(fresh) if fresh else None
 
     @property
     def epochs(self) -> int:
@@ -100,8 +110,8 @@ def open_view(comparison: Comparison) -> View:
     except (DatasetError, SpecError) as exc:
         st.error(str(exc))
         st.stop()
-    flying = _in_flight([e.key for e in entries if e.run is None])
-    return View(comparison, entries, title, claim, info, set(S.get("trained_here", ())), flying)
+    status = engine().status([e.key for e in entries if e.run is None], requester())
+    return View(comparison, entries, title, claim, info, set(S.get("trained_here", ())), status)
 
 
 def _title(comparison: Comparison, data: str) -> str:
@@ -112,30 +122,27 @@ def _title(comparison: Comparison, data: str) -> str:
     return f"Regularization on {data}"
 
 
-def _in_flight(keys: list[str]) -> set[str]:
-    """Which of these run keys a worker is training or will train (any session's)."""
-    tasks = engine().mine(engine().inflight(keys))
-    return {k for task in tasks for k in task.keys} & set(keys)
-
-
 def header(view: View) -> None:
     """Title and buttons on one line, the lesson under it. Run starts the missing runs
-    nobody is training (queued behind those running); Cancel withdraws this session's
-    request, and only the session that asked sees it; a request above the server's budget
-    shows why instead of a Run button."""
-    todo, mine, refused = view.to_train, view.mine, view.refused
+    nobody is training (queued behind those running) and waits for those in flight; every
+    page that waits for a training shows Cancel, which withdraws only that page; a request
+    above the server's budget shows why instead of a Run button."""
+    todo, waiting, refused = view.to_train, view.waiting, view.refused
     run = bool(todo) and refused is None
-    title, *slots = st.columns([4, 1, 1] if run and mine else [5, 1], vertical_alignment="bottom")
+    title, *slots = st.columns([4, 1, 1] if run and waiting else [5, 1],
+                               vertical_alignment="bottom")  # fmt: skip
     title.title(view.title)
     if run:
         slots.pop(0).button(f"Run ({len(todo)} to train)", type="primary", key="run",
                             on_click=_submit, args=(view,), width="stretch")  # fmt: skip
-    if mine:
+    if waiting:
         slots.pop(0).button("Cancel", key="cancel", on_click=_cancel, args=(view,),
-                            width="stretch")  # fmt: skip
-    if slots and not refused:  # nothing this session can do: say why
-        label = "Training…" if view.in_flight else "All cached"
-        slots[0].button(label, key="run", disabled=True, width="stretch")
+                            width="stretch",
+                            help="This page stops waiting for the training and keeps its "
+                                 "curves so far. The training stops once no other open page "
+                                 "waits for it.")  # fmt: skip
+    if slots and not view.missing:
+        slots[0].button("All cached", key="run", disabled=True, width="stretch")
     if view.claim:
         st.info(view.claim, icon=":material/school:")
     for problem in (refused, S.pop("run_error", None), _failures(view)):
@@ -174,8 +181,8 @@ def _examples(view: View) -> list[int]:
 
 
 def _failures(view: View) -> str | None:
-    failed = engine().status([e.key for e in view.missing]).failed
-    return f"Training failed: {next(iter(failed.values()))}" if failed else None
+    error = view.status.error
+    return f"Training failed: {error}" if error else None
 
 
 def _submit(view: View) -> None:
@@ -195,6 +202,7 @@ def _submit(view: View) -> None:
 
 
 def _cancel(view: View) -> None:
-    """Withdraw this session's request: a training another session asked for goes on."""
-    engine().withdraw(sorted(view.mine), requester())
-    S["trained_here"] = S.get("trained_here", set()) - view.mine
+    """This page stops waiting: a training another open page waits for goes on."""
+    for task in engine().withdraw(sorted(view.waiting), requester()):
+        S.get("my_tasks", {}).pop(task, None)  # the heartbeat no longer keeps it
+    S["trained_here"] = S.get("trained_here", set()) - view.waiting
