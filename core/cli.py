@@ -20,7 +20,7 @@ from pathlib import Path
 from core import datasets, lessons, metrics, settings
 from core.cache import CacheError, RunStore
 from core.datasets import DatasetError
-from core.report import early_stop, format_table, run_row, summary_row
+from core.report import diverged, early_stop, format_table, run_row, summary_row
 from core.settings import SETTINGS
 from core.spec import VARIANTS, ExperimentSpec, SpecError, sweep_specs, variant_specs, variants_for
 
@@ -330,6 +330,9 @@ def _run_and_report(labelled: list[tuple[str, ExperimentSpec]], store: RunStore,
         for (label, spec), r in zip(labelled, results, strict=True)
     ]
     print(format_table(rows))
+    for (label, spec), r in zip(labelled, results, strict=True):
+        if note := diverged(_label(label, spec, labelled), r.run):
+            print(f"note: {note}", file=sys.stderr)
     if args.json:
         _write_json(args.json, labelled, results)
     return 0

@@ -226,12 +226,26 @@ def build_model(spec: ExperimentSpec, info: DatasetInfo) -> Any:
     reg = regularizer(spec)
     x = inputs = keras.Input(info.input_shape, name="input")
     listed = layers(spec, info)
-    counts: dict[str, int] = {}
-    for i, layer in enumerate(listed):
-        counts[layer.kind] = counts.get(layer.kind, 0) + 1
-        name = "output" if i == len(listed) - 1 else f"{_snake(layer.kind)}_{counts[layer.kind]}"
+    for layer, name in zip(listed, layer_names(listed), strict=True):
         x = _keras_layer(layer, reg, name)(x)
     return keras.Model(inputs, x, name=f"{spec.arch}_{spec.capacity}")
+
+
+def layer_names(listed: list[Layer]) -> list[str]:
+    """Each layer's name in build_model's model: dense_1, dense_2, ..., and "output" last."""
+    counts: dict[str, int] = {}
+    names = []
+    for i, layer in enumerate(listed):
+        counts[layer.kind] = counts.get(layer.kind, 0) + 1
+        last = i == len(listed) - 1
+        names.append("output" if last else f"{_snake(layer.kind)}_{counts[layer.kind]}")
+    return names
+
+
+def keras_layer(layer: Layer, name: str):
+    """One listed layer as a Keras layer, without a regularizer: the stacked training loop
+    (core.stacked) runs Keras's own augmentation layers this way."""
+    return _keras_layer(layer, None, name)
 
 
 def regularizer(spec: ExperimentSpec):
