@@ -74,7 +74,7 @@ EVAL_TRAIN_MAX = 10_000  # inference-mode training metrics use at most this many
 EVAL_BATCH = 1024
 CHUNK_SECONDS = 0.5  # report progress about this often
 STOP_POLL_SECONDS = 0.2  # how often a thread asks should_stop() during a compiled call
-MAX_LOOPS = 8  # traced loops a process keeps, most recently used first
+MAX_LOOPS = 16  # traced loops a process keeps: the offline defaults and recent requests
 HISTOGRAM_BINS = 40
 COLUMNS = len(EPOCH_NUMBERS)  # per branch and epoch, then each kernel's norm, then alive
 FIT_COLUMNS = 3  # the first columns, summed over the epoch's steps: loss, accuracy, penalty
@@ -437,11 +437,16 @@ class _Feed:
     set, training-set sizes, and which row of each epoch's batch orders each one follows."""
 
     def __init__(self, tf, branches: int, pool: int, measured: int, label_dtype):
-        self.labels = tf.Variable(tf.zeros([branches, pool], label_dtype))
-        self.measure_labels = tf.Variable(tf.zeros([branches, measured], label_dtype))
-        self.sizes = tf.Variable(tf.zeros([branches], tf.int32))
-        self.eval_sizes = tf.Variable(tf.zeros([branches], tf.int32))
-        self.rows = tf.Variable(tf.zeros([branches], tf.int32))
+        self.labels = _data(tf, [branches, pool], label_dtype)
+        self.measure_labels = _data(tf, [branches, measured], label_dtype)
+        self.sizes = _data(tf, [branches], tf.int32)
+        self.eval_sizes = _data(tf, [branches], tf.int32)
+        self.rows = _data(tf, [branches], tf.int32)
+
+
+def _data(tf, shape, dtype):
+    """A variable that holds values, never trained: load() assigns what a comparison needs."""
+    return tf.Variable(tf.zeros(shape, dtype), trainable=False)
 
 
 class _Loop:
@@ -471,12 +476,12 @@ class _Loop:
         dtype = tf.as_dtype(layout.dtype)
         labels = tf.int32 if layout.task == "multiclass" else tf.float32
         measured = self.chunks * self.chunk
-        self.x = tf.Variable(tf.zeros([layout.pool, *layout.input_shape], dtype))
-        self.x_measure = tf.Variable(tf.zeros([measured, *layout.input_shape], dtype))
-        self.x_probe = tf.Variable(tf.zeros([layout.probe, *layout.input_shape]))
+        self.x = _data(tf, [layout.pool, *layout.input_shape], dtype)
+        self.x_measure = _data(tf, [measured, *layout.input_shape], dtype)
+        self.x_probe = _data(tf, [layout.probe, *layout.input_shape], tf.float32)
         self.feeds = [_Feed(tf, s.branches, layout.pool, measured, labels) for s in self.stacks]
-        self.steps = tf.Variable(0, dtype=tf.int32)  # per epoch: the largest set's
-        self.stop = tf.Variable(False)
+        self.steps = _data(tf, [], tf.int32)  # per epoch: the largest set's
+        self.stop = _data(tf, [], tf.bool)
         self._compile()
 
     # --- loading a comparison ---------------------------------------------------------
@@ -620,7 +625,7 @@ class _Loop:
                 (tf.constant(0), tf.constant(0), rows))  # fmt: skip
             return rows.stack(), done, steps
 
-        self._epochs = epochs
+        self._epochs, self._end = epochs, end
         self._probe = tf.function(self._predict_probe, autograph=False)
 
     def _windows(self, order, s):

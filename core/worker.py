@@ -150,10 +150,32 @@ def prepare_task(name: str, cache: str) -> dict:
 
 
 def warm_up() -> str:
-    """Import TensorFlow in a fresh worker before anyone waits for it."""
+    """Import TensorFlow in a fresh worker before anyone waits for it, then trace the
+    default comparison of every offline dataset in a background thread, so that a class's
+    first Run trains at once (core.training keeps a process's traced loops by layout).
+
+    Off the request path: the thread starts a layout only while no training runs in this
+    process, and a training never waits for it (another layout is another loop; the one
+    being traced would take no less to trace again). A request arriving mid-trace shares
+    the CPU with that one trace, a second or two, at most."""
+    import threading
+
     from core.runtime import device_name
 
-    return device_name()
+    name = device_name()
+    threading.Thread(target=_pretrace_defaults, name="pretrace", daemon=True).start()
+    return name
+
+
+def _pretrace_defaults() -> None:
+    from core import datasets
+    from core.comparison import DEFAULT_DATASET, Comparison
+    from core.training import pretrace
+
+    offline = [name for name, entry in datasets.registry().items() if entry.source != "download"]
+    for name in sorted(offline, key=lambda n: n != DEFAULT_DATASET):  # the app's default first
+        specs = [spec for _, spec in Comparison(dataset=name).labelled_specs()]
+        pretrace(specs, datasets.for_spec(specs[0]))
 
 
 def background_priority():
