@@ -24,7 +24,10 @@ fresh process pays for tracing its loop; "ours, warm" is the same comparison wit
 strengths trained next in that process (a warm server: no tracing). Sides alternate order
 across repeats; ratios are the medians of per-repeat ratios, all measured in this run.
 
-    python bench/compare.py [--cases iris,digits,l2-sweep] [--repeats 1]
+    python bench/compare.py [--cases iris,digits,l2-sweep] [--repeats 1] [--no-xla]
+
+--no-xla compiles no whole step with XLA on any side (by default, ours and Keras's do where
+a GPU makes it pay; ours always compiles its optimizer update).
 """
 
 from __future__ import annotations
@@ -68,11 +71,14 @@ def labelled(case: str, which: str) -> list:
     return variant_specs(datasets.base_spec(dataset), names)
 
 
-def side(which: str, case: str, spe: int) -> dict:
+def side(which: str, case: str, spe: int, xla: bool) -> dict:
     started = time.perf_counter()
-    from core import datasets, probes
+    from core import datasets, probes, training
     from core.runtime import tf_runtime
     from core.training import train
+
+    if not xla:
+        training.xla_friendly = lambda specs, data: False
 
     tf = tf_runtime() if which in ("ours", "one") else __import__("tensorflow")
     import keras
@@ -93,9 +99,9 @@ def side(which: str, case: str, spe: int) -> dict:
     out = {"epochs": max(s.epochs for s in specs), "runs": len(specs)}
     if which == "naive":
         for spec in specs:
-            naive_fit(spec, data, probe)
+            naive_fit(spec, data, probe, xla)
     elif which == "keras":
-        fused_keras_fit(specs, data, probe, spe)
+        fused_keras_fit(specs, data, probe, spe, xla)
     else:
         train(specs, data)
         if which == "ours":  # the next comparison on a warm server: other strengths
@@ -107,7 +113,7 @@ def side(which: str, case: str, spe: int) -> dict:
                   "warmup": warmed - loaded, "timed": done - warmed}  # fmt: skip
 
 
-def naive_fit(spec, data, probe) -> None:
+def naive_fit(spec, data, probe, xla: bool) -> None:
     """One model.fit, as the tutorial writes it, with the test score at the end."""
     import keras
 
@@ -118,7 +124,7 @@ def naive_fit(spec, data, probe) -> None:
     model = build_model(spec, data.info)
     metrics = ["accuracy"] if data.info.task != "regression" else None
     model.compile(keras.optimizers.Adam(spec.learning_rate), LOSSES[data.info.task],
-                  metrics=metrics)  # fmt: skip
+                  metrics=metrics, jit_compile="auto" if xla else False)  # fmt: skip
     callbacks = [_Snapshots(probe, spec.epochs)] if probe else []
     model.fit(subset.x_train, subset.y_train, batch_size=spec.batch_size, epochs=spec.epochs,
               validation_data=(subset.x_val, subset.y_val), verbose=0,
@@ -127,7 +133,7 @@ def naive_fit(spec, data, probe) -> None:
     keras.backend.clear_session()
 
 
-def fused_keras_fit(specs, data, probe, spe: int) -> None:
+def fused_keras_fit(specs, data, probe, spe: int, xla: bool) -> None:
     """Every variant a branch of one functional model: one input, one output, loss and set
     of labels per branch (Adam's update is per parameter, so this trains each branch as
     alone), one fit; train, validation and test measured every epoch."""
@@ -146,7 +152,8 @@ def fused_keras_fit(specs, data, probe, spe: int) -> None:
     task = data.info.task
     metrics = [["accuracy"]] * len(specs) if task != "regression" else None
     model.compile(keras.optimizers.Adam(specs[0].learning_rate), [LOSSES[task]] * len(specs),
-                  metrics=metrics, steps_per_execution=spe)  # fmt: skip
+                  metrics=metrics, steps_per_execution=spe,
+                  jit_compile="auto" if xla else False)  # fmt: skip
     subset = data.training(specs[0].train_size)
     labels = [data.training(s.train_size, s.label_noise).y_train for s in specs]
     measured = subset.x_train[:EVAL_TRAIN_MAX], [y[:EVAL_TRAIN_MAX] for y in labels]
@@ -191,10 +198,11 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--side", help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--no-xla", action="store_true", help="XLA off on every side")
     parser.add_argument("--spe", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
-        print(json.dumps(side(args.side, args.case, args.spe)))
+        print(json.dumps(side(args.side, args.case, args.spe, not args.no_xla)))
         return 0
 
     header("Comparisons and sweeps: ours vs one model.fit per run vs one fused Keras model")
@@ -203,13 +211,14 @@ def main() -> int:
     for case in args.cases.split(","):
         sides = ["naive", "ours", "one"] + ([] if case == "learning-curve" else ["keras"])
         times: dict[str, list[dict]] = {which: [] for which in sides}
+        xla = ["--no-xla"] if args.no_xla else []
         for order in alternate(sides, args.repeats):
             for which in order:
                 if which != "keras":
-                    times[which].append(run_side(script, "--side", which, "--case", case))
+                    times[which].append(run_side(script, "--side", which, "--case", case, *xla))
                     continue
                 tries = {spe: run_side(script, "--side", "keras", "--case", case, "--spe",
-                                       str(spe)) for spe in SPE}  # fmt: skip
+                                       str(spe), *xla) for spe in SPE}  # fmt: skip
                 best = min(tries, key=lambda spe: tries[spe]["timed"])
                 times["keras"].append(tries[best] | {"spe": best})
         failures += report(case, times, args.repeats)

@@ -74,7 +74,7 @@ EVAL_TRAIN_MAX = 10_000  # inference-mode training metrics use at most this many
 EVAL_BATCH = 1024
 CHUNK_SECONDS = 0.5  # report progress about this often
 STOP_POLL_SECONDS = 0.2  # how often a thread asks should_stop() during a compiled call
-MAX_LOOPS = 16  # traced loops a process keeps: the offline defaults and recent requests
+MAX_LOOPS = 24  # warm loops a process keeps, ~100 MB each: the offline defaults, then requests
 HISTOGRAM_BINS = 40
 COLUMNS = len(EPOCH_NUMBERS)  # per branch and epoch, then each kernel's norm, then alive
 FIT_COLUMNS = 3  # the first columns, summed over the epoch's steps: loss, accuracy, penalty
@@ -413,23 +413,31 @@ def _training():
 
 
 def pretrace(specs: Sequence[ExperimentSpec], data: Data) -> int:
-    """Trace the loops these specs would train in, so that a later comparison of the same
-    layout starts without tracing; returns how many were traced. Off the request path: it
-    starts a layout only while no training runs in this process, and skips a layout that a
-    training holds. A request that arrives meanwhile never waits for it: another layout is
-    another loop; the layout being traced is traced no sooner by starting again."""
+    """Warm the loops these specs would train in: trace each new layout and run it for one
+    epoch (which compiles what XLA compiles and lets TensorFlow optimise the graph), so
+    that a later comparison of the same layout starts training at once. Returns how many
+    layouts were new.
+
+    Off the request path: it starts a layout only while no training runs in this process,
+    and skips a layout that a training holds. A request never waits for it: another layout
+    is another loop, and the layout being warmed would take no less to trace again."""
     tf = tf_runtime()
     probe = probes.axes(data)
-    traced = 0
+    warmed = 0
     for indices in _fusion_groups(specs):
         plan = _Plan.of([specs[i] for i in indices], probe is not None)
-        layout, _ = _Layout.of(plan.branches, data, probe)
+        layout, members = _Layout.of(plan.branches, data, probe)
         with _idle:
             _idle.wait_for(lambda: _running == 0)
         with _loop(tf, layout, wait=False) as loop:
-            if loop is not None and loop.trace():
-                traced += 1
-    return traced
+            if loop is None or loop.warm:
+                continue
+            loop.load(plan.branches, members, data, probe)
+            loop.run(0, 1)
+            if probe:
+                loop.probe()
+            warmed += 1
+    return warmed
 
 
 class _Feed:
@@ -482,6 +490,7 @@ class _Loop:
         self.feeds = [_Feed(tf, s.branches, layout.pool, measured, labels) for s in self.stacks]
         self.steps = _data(tf, [], tf.int32)  # per epoch: the largest set's
         self.stop = _data(tf, [], tf.bool)
+        self.warm = False  # it has run: traced, optimised, compiled
         self._compile()
 
     # --- loading a comparison ---------------------------------------------------------
@@ -556,15 +565,8 @@ class _Loop:
             self._compile()
             self.load(*self._loaded)
             rows, _, steps = self._epochs(*args)
+        self.warm = True
         return rows.numpy(), int(steps)
-
-    def trace(self) -> bool:
-        """Trace the graph without running it; False if it was traced already."""
-        before = TRACES.total()
-        self._epochs.get_concrete_function()
-        if self.layout.probe:
-            self._probe.get_concrete_function()
-        return TRACES.total() > before
 
     def probe(self) -> np.ndarray:
         """[row, point, output]: every branch's predictions over the probe inputs."""
@@ -627,6 +629,10 @@ class _Loop:
 
         self._epochs, self._end = epochs, end
         self._probe = tf.function(self._predict_probe, autograph=False)
+        # Each loop traces once, by design; TensorFlow's warning about frequent retracing
+        # counts the traces of every loop's function as if they were one function's.
+        for function in (self._epochs, self._probe):
+            function._omit_frequent_tracing_warning = True
 
     def _windows(self, order, s):
         """Each stack's batch for step s: positions in the pool ([batch], or [branch, batch]
