@@ -176,7 +176,7 @@ def _train_fused(specs, data, on_epoch, should_stop, on_start=None) -> list[Run]
         if probe and on_start:
             untrained = loop.probe()
             for i, b in enumerate(plan.of_spec):
-                on_start(i, probes.values(untrained[b], data.info.task) | {"epoch": 0})
+                on_start(i, probes.values(untrained[loop.rows[b]], data.info.task) | {"epoch": 0})
         rows, extras, first_call, diverged = _run_epochs(loop, plan, specs, data.info.task,
                                                          on_epoch, should_stop)  # fmt: skip
         xla = loop.xla
