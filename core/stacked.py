@@ -43,8 +43,10 @@ from core.optimizers import StackedOptimizer
 from core.spec import ExperimentSpec, augmentation_applies
 
 INIT_SEED, DRAW_SEED = 5150, 8128
-SWITCHES = ("Dropout", "BatchNormalization", "GaussianNoise")
 AUGMENTATIONS = ("RandomFlip", "RandomShift", "RandomRotation", "RandomZoom")
+VALUED = ("Dropout", "GaussianNoise")  # switches with a per-branch value: a rate, a level
+SWITCHES = (*VALUED, "BatchNormalization", *AUGMENTATIONS)  # per branch on or off
+RANDOM = (*VALUED, *AUGMENTATIONS)  # draw random numbers while training
 WEIGHTED = ("Dense", "Conv2D")  # layers with a kernel and a bias
 BN_MOMENTUM, BN_EPSILON = 0.99, 1e-3  # Keras's BatchNormalization defaults
 # Random draws are seeded [slot seed, epoch * STEP_SPACE + step]: 60,000 examples in batches
@@ -68,11 +70,11 @@ def _all_on(spec: ExperimentSpec, info: DatasetInfo) -> ExperimentSpec:
 
 def _blank(layer: Layer) -> Layer:
     """A layer without its per-branch value (a rate, a noise level)."""
-    return replace(layer, args=()) if layer.kind in ("Dropout", "GaussianNoise") else layer
+    return replace(layer, args=()) if layer.kind in VALUED else layer
 
 
 def _is_switch(layer: Layer) -> bool:
-    return layer.kind in SWITCHES or layer.kind in AUGMENTATIONS
+    return layer.kind in SWITCHES
 
 
 def arrangement(spec: ExperimentSpec, info: DatasetInfo) -> tuple[tuple[Layer, ...], dict]:
@@ -85,11 +87,11 @@ def arrangement(spec: ExperimentSpec, info: DatasetInfo) -> tuple[tuple[Layer, .
     for i, layer in enumerate(full):
         if j < len(own) and _blank(own[j]) == layer:
             if _is_switch(layer):
-                blanked = layer.kind in ("Dropout", "GaussianNoise")
-                values[i] = float(own[j].args[0]) if blanked else 1.0
+                values[i] = float(own[j].args[0]) if layer.kind in VALUED else 1.0
             j += 1
         elif not _is_switch(layer):
-            raise ValueError(f"{spec.arch}: a branch's layers must be its full list's")
+            j = -1  # the branch lacks a layer that is not a switch
+            break
     if j != len(own):
         raise ValueError(f"{spec.arch}: a branch's layers must be its full list's")
     return full, values
@@ -261,7 +263,7 @@ class Stack:
         self.switch = {i: variable(()) for i, layer in design.slots if _is_switch(layer)}
         self.scale = {i: variable(()) for i, layer in design.slots if layer.kind == "Dropout"}
         self.seeds = {i: tf.Variable(0, dtype=tf.int32) for i, layer in design.slots
-                      if layer.kind in ("Dropout", "GaussianNoise", *AUGMENTATIONS)}  # fmt: skip
+                      if layer.kind in RANDOM}  # fmt: skip
         self.l1, self.l2, self.learning_rate = variable(()), variable(()), variable(())
         self.alive = tf.Variable(tf.ones([b], tf.bool), trainable=False)
         self.optimizer = StackedOptimizer(tf, design.optimizer, self.trainable)

@@ -7,8 +7,9 @@ How the loop is built:
 - stacks: within it, branches of one shape train as one stacked network (core.stacked),
   each with its own strengths, switches, optimizer state, training subset and (noisy)
   labels; other shapes (another capacity, another optimizer) are further stacks in the same
-  loop. Every branch is exactly the same computation as training it alone, which also runs
-  through this code (a stack of one), and tests pin that code to Keras's model.fit;
+  loop. Every branch is the same computation as training it alone (up to the rounding of
+  a batched matmul), which also runs through this code (a stack of one), and tests pin that
+  code to Keras's model.fit;
 - no retrace for new values: a loop's graph depends only on its layout (shapes, the stacks'
   layers, which switches and penalties exist); strengths, data, labels, seeds and initial
   weights are values in its variables. Each process keeps its recent loops, traced, by
