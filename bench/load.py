@@ -1,13 +1,16 @@
 """Load: many sessions replaying cached comparisons while a training runs, against the real
-app (`streamlit run`) on localhost. Bounded in requests and time.
+app (`streamlit run`) on localhost, side by side with the same replays on an idle server.
+Bounded in requests and time.
 
 Each session speaks Streamlit's own websocket protocol, as a browser does: it connects,
 asks for a script run with a comparison in the query string, and waits for the run to
 finish, again and again (a student reloading a shared link). Latency is measured from
 connecting to the server's "script finished"; a request fails if it times out, the
-connection drops, the page shows an exception, or the comparison is not shown as cached. One extra
-session presses Run on a comparison that is not cached, so a training occupies the job
-engine for the whole measurement.
+connection drops, the page shows an exception, or the comparison is not shown as cached.
+First every session replays with the job engine idle (the baseline); then one extra
+session presses Run on a comparison that is not cached, so that a training occupies the
+job engine, and every session replays again. The ratios say what the training costs the
+pages.
 
     python bench/load.py [--sessions 30] [--requests 4] [--timeout 120]
 """
@@ -104,23 +107,23 @@ async def session(url: str, queries: list[str], timeout: float, results: list) -
         results.append({"ok": not why, "seconds": time.perf_counter() - start, "why": why})
 
 
-async def teacher(url: str, timeout: float) -> dict:
+async def teacher(url: str, timeout: float, query: str = TRAINING) -> dict:
     """Press Run on a comparison that is not cached; keep the session open meanwhile."""
     import websockets
 
     async with websockets.connect(url, subprotocols=["streamlit"], max_size=2**26) as ws:
-        page = await one_run(ws, TRAINING, timeout)
+        page = await one_run(ws, query, timeout)
         run = next(
             (id_ for label, id_ in page["buttons"].items() if label.startswith("Run (")), None
         )
         if run is None:
             return {"started": False}
-        await one_run(ws, TRAINING, timeout, trigger=run)
+        await one_run(ws, query, timeout, trigger=run)
         return {"started": True}
 
 
-async def measure(url: str, sessions: int, requests: int, timeout: float) -> dict:
-    training = await teacher(url, timeout)
+async def measure(url: str, sessions: int, requests: int, timeout: float, train: bool) -> dict:
+    training = await teacher(url, timeout) if train else {"started": False}
     rng = random.Random(0)
     results: list[dict] = []
     start = time.perf_counter()
@@ -140,7 +143,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120, help="per request, seconds")
     args = parser.parse_args()
     header(
-        f"load: {args.sessions} sessions x {args.requests} cached replays, while a training runs"
+        f"load: {args.sessions} sessions x {args.requests} cached replays, idle and while a "
+        "training runs"
     )
     with tempfile.TemporaryDirectory() as cache:
         env = os.environ | {
@@ -166,38 +170,39 @@ def main() -> int:
             subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
         with serve_app(env) as http:
             url = http.replace("http://", "ws://") + "/_stcore/stream"
-            out = asyncio.run(measure(url, args.sessions, args.requests, args.timeout))
+            asyncio.run(session(url, CACHED, args.timeout, []))  # first imports: not timed
+            idle = asyncio.run(measure(url, args.sessions, args.requests, args.timeout, False))
+            busy = asyncio.run(measure(url, args.sessions, args.requests, args.timeout, True))
             runs_after = len(list(Path(cache, "runs").glob("*/run.json")))
+    summary = {name: summarise(out) for name, out in (("idle", idle), ("training", busy))}
+    for name, row in summary.items():
+        print(
+            f"\n{name}: {row['requests']} requests in {row['seconds']:.1f} s "
+            f"({row['requests'] / row['seconds']:.1f}/s); failed: {row['failed']}"
+            + (f" ({row['why']})" if row["failed"] else "")
+            + f"\n  latency: p50 {row['p50']:.2f} s, p90 {row['p90']:.2f} s, "
+            f"p99 {row['p99']:.2f} s, max {row['max']:.2f} s"
+        )
+    ratios = {q: summary["training"][q] / summary["idle"][q] for q in ("p50", "p90", "p99")}
+    print(
+        "\nwhile training / idle: "
+        + ", ".join(f"{q} {ratio:.2f}x" for q, ratio in ratios.items())
+        + f"; training {'started' if busy['training']['started'] else 'NOT started'}; runs in"
+        f" the cache when the load ended: {runs_after}"
+    )
+    print(json.dumps({"idle": summary["idle"], "training": summary["training"], "ratios": ratios}))
+    failed = summary["idle"]["failed"] + summary["training"]["failed"]
+    return 0 if not failed and busy["training"]["started"] else 1
+
+
+def summarise(out: dict) -> dict:
     results = out["results"]
-    ok = [r["seconds"] for r in results if r["ok"]]
+    ok = [r["seconds"] for r in results if r["ok"]] or [float("nan")]
     failed = [r for r in results if not r["ok"]]
     qs = statistics.quantiles(ok, n=100) if len(ok) > 1 else ok * 99
-    print(
-        f"\nrequests: {len(results)} in {out['seconds']:.1f} s "
-        f"({len(results) / out['seconds']:.1f}/s); failed: {len(failed)}"
-        + (f" ({', '.join(sorted({r['why'] for r in failed}))})" if failed else "")
-    )
-    print(
-        f"latency: p50 {qs[49]:.2f} s, p90 {qs[89]:.2f} s, p99 {qs[98]:.2f} s, max {max(ok):.2f} s"
-    )
-    print(
-        f"training during the load: "
-        f"{'started' if out['training']['started'] else 'NOT started'}; runs in the cache "
-        f"when the load ended: {runs_after}"
-    )
-    print(
-        json.dumps(
-            {
-                "requests": len(results),
-                "failed": len(failed),
-                "p50": qs[49],
-                "p90": qs[89],
-                "p99": qs[98],
-                "max": max(ok),
-            }
-        )
-    )
-    return 0 if not failed and out["training"]["started"] else 1
+    return {"requests": len(results), "seconds": out["seconds"], "failed": len(failed),
+            "why": ", ".join(sorted({r["why"] for r in failed})),
+            "p50": qs[49], "p90": qs[89], "p99": qs[98], "max": max(ok)}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ go through core.safefs: never outside the cache, never through a link.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import math
@@ -22,30 +23,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core import safefs
+from core import config, safefs
+from core.config import CACHE_ENV as CACHE_ENV  # where the workers' tasks read its name
 from core.spec import SCHEMA_VERSION, ExperimentSpec, SpecError
 
-CACHE_ENV = "OVERFITTING_LAB_CACHE"
-MAX_MB_ENV = "OVERFITTING_LAB_CACHE_MAX_MB"
-DEFAULT_MAX_MB = 2048
-CHECKOUT = Path(__file__).resolve().parent.parent
+UPLOADS = "uploads"  # accepted uploads: uploads/<content hash>/<name>.csv
 KEY = re.compile(r"[0-9a-f]{24}")
+UPLOAD_ID = re.compile(r"[0-9a-f]{16}")
 MAX_RECORD_BYTES = 64 * 2**20
+MAX_PROBE_AXIS = 1000
+MAX_PROBE_POINTS = 10_000  # predictions per snapshot
 
 log = logging.getLogger("overfitting_lab")
 
 
 def cache_root() -> Path:
-    """The cache folder: $OVERFITTING_LAB_CACHE; else cache/ in a checkout of the project;
-    else, for an installed engine, the user's cache folder (never site-packages)."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured).expanduser().resolve()
-    if (CHECKOUT / "streamlit_app.py").is_file():
-        return CHECKOUT / "cache"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("overfitting-lab"))
+    """The cache folder (core.config: $OVERFITTING_LAB_CACHE, or its default)."""
+    return config.current().cache
 
 
 def is_key(text: str) -> bool:
@@ -135,7 +129,8 @@ class Run:
             raise SchemaError(f"spec: {exc}") from None
         layers = raw["layers"]
         _need(_list_of(layers, str, 256), "bad layers")
-        history = _history(raw["history"], len(layers), spec.epochs)
+        probe = _probe(raw["probe"])
+        history = _history(raw["history"], len(layers), spec.epochs, _probe_points(probe))
         params = raw["params"]
         _need(_int(params) and params >= 0, "bad params")
         return cls(
@@ -146,7 +141,7 @@ class Run:
             params=params,
             layers=tuple(layers),
             histogram=_histogram(raw["histogram"]),
-            probe=_probe(raw["probe"]),
+            probe=probe,
             meta=_meta(raw["meta"]),
         )
 
@@ -172,7 +167,8 @@ def _list_of(value: Any, kind, limit: int) -> bool:
     return all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
 
 
-def _history(raw: Any, layers: int, epochs: int) -> tuple[dict[str, Any], ...]:
+def _history(raw: Any, layers: int, epochs: int, points: int) -> tuple[dict[str, Any], ...]:
+    """Every epoch's record; a probe snapshot holds one prediction per probe point."""
     _need(isinstance(raw, list) and len(raw) == epochs, "history does not cover the epochs")
     out = []
     for epoch, record in enumerate(raw, 1):
@@ -187,17 +183,20 @@ def _history(raw: Any, layers: int, epochs: int) -> tuple[dict[str, Any], ...]:
         if "norms" in record:
             _need(_list_of(record["norms"], float, layers), f"epoch {epoch}: bad norms")
         if "probe" in record:
-            _probe_values(record["probe"])
+            _probe_values(record["probe"], points, epoch)
         out.append(record)
     return tuple(out)
 
 
-def _probe_values(raw: Any) -> None:
+def _probe_values(raw: Any, points: int, epoch: int) -> None:
     _need(isinstance(raw, dict) and set(raw) <= {"values", "classes"}, "bad probe")
-    _need(_list_of(raw.get("values"), float, 10_000), "bad probe values")
+    _need(points > 0, f"epoch {epoch}: a probe snapshot, but the run has no probe axes")
+    values = raw.get("values")
+    _need(_list_of(values, float, points) and len(values) == points,
+          f"epoch {epoch}: the probe snapshot does not hold one value per probe point")  # fmt: skip
     if "classes" in raw:
-        _need(_list_of(raw["classes"], int, 10_000), "bad probe classes")
-        _need(len(raw["classes"]) == len(raw["values"]), "bad probe classes")
+        classes = raw["classes"]
+        _need(_list_of(classes, int, points) and len(classes) == points, "bad probe classes")
 
 
 def _histogram(raw: Any) -> dict[str, list] | None:
@@ -211,13 +210,26 @@ def _histogram(raw: Any) -> dict[str, list] | None:
 
 
 def _probe(raw: Any) -> dict[str, Any] | None:
+    """The probe's axes: each at least two increasing points (a chart's domain runs from the
+    first to the last), a grid x by y or a curve along x."""
     if raw is None:
         return None
     _need(isinstance(raw, dict) and raw.get("kind") in ("grid", "curve"), "bad probe")
     axes = ("x", "y") if raw["kind"] == "grid" else ("x",)
     _need(set(raw) == {"kind", *axes}, "bad probe")
-    _need(all(_list_of(raw[a], float, 1000) and raw[a] for a in axes), "bad probe axes")
+    for name in axes:
+        axis = raw[name]
+        _need(_list_of(axis, float, MAX_PROBE_AXIS) and len(axis) >= 2, f"bad probe axis {name}")
+        _need(all(a < b for a, b in itertools.pairwise(axis)), f"probe axis {name} not increasing")
+    _need(_probe_points(raw) <= MAX_PROBE_POINTS, "too many probe points")
     return raw
+
+
+def _probe_points(probe: dict[str, Any] | None) -> int:
+    """Predictions per snapshot: one per grid point, or per point of the curve."""
+    if probe is None:
+        return 0
+    return len(probe["x"]) * len(probe.get("y", [None]))
 
 
 def _meta(raw: Any) -> dict[str, Any]:
@@ -261,22 +273,22 @@ def parse(data: bytes) -> Run:
     return Run.from_dict(raw)
 
 
-_reported: set[str] = set()  # corrupt entries told about in this process (once each)
+_reported: set[str] = set()  # notices told in this process (once each)
 
 
 class RunStore:
-    """Runs on disk. Every write is a temporary file renamed into place, so a reader sees
-    either the whole entry or none, even if the writer is killed half-way."""
+    """Runs on disk, and the accepted uploads they share the cache's cap with. Every write is
+    a temporary file renamed into place, so a reader sees either the whole entry or none,
+    even if the writer is killed half-way."""
 
     def __init__(self, root: Path | str | None = None, max_bytes: int | None = None):
         self.root = Path(root) if root is not None else cache_root()
         self.runs = self.root / "runs"
+        self.uploads = self.root / UPLOADS
         self.quarantine = self.root / safefs.QUARANTINE
-        if max_bytes is None:
-            with contextlib.suppress(ValueError):
-                max_bytes = int(float(os.environ.get(MAX_MB_ENV) or DEFAULT_MAX_MB) * 2**20)
-        self.max_bytes = max_bytes or DEFAULT_MAX_MB * 2**20  # runs only, not downloads
-        self.notices: list[str] = []  # one line per corrupt entry set aside by this store
+        # Runs and uploads together; downloads and decoded image folders are not evicted.
+        self.max_bytes = max_bytes if max_bytes is not None else config.current().cache_max_bytes
+        self.notices: list[str] = []  # one line per problem this store met, told once
 
     def path(self, key: str) -> Path:
         return self.runs / key / "run.json"
@@ -315,39 +327,62 @@ class RunStore:
             safefs.write_atomic(self.root, self.runs / run.key, "run.json", text.encode())
         except OSError as exc:
             raise CacheError.unwritable(self.root, exc) from exc
-        self.evict(keep=run.key)
+        self.evict(keep=self.runs / run.key)
 
     def size(self) -> int:
         return sum(size for _, size, _ in self._entries())
 
-    def _entries(self) -> list[tuple[float, int, str]]:
-        """(last use, size, key) of every well-formed entry; no file is followed."""
+    def _entries(self) -> list[tuple[float, int, Path]]:
+        """(last use, size, folder) of every run and upload the cap counts; nothing is
+        followed. An upload's last use is its folder's time, touched when it is opened."""
         out = []
         for key in self.keys():
             with contextlib.suppress(OSError):
                 info = os.lstat(self.path(key))
-                out.append((info.st_mtime, info.st_size, key))
+                out.append((info.st_mtime, info.st_size, self.runs / key))
+        for folder in self._upload_folders():
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:
+                size = sum(e.stat(follow_symlinks=False).st_size for e in entries)
+                out.append((os.lstat(folder).st_mtime, size, folder))
         return out
 
-    def evict(self, keep: str | None = None) -> list[str]:
-        """Delete the least recently used runs until the runs fit the size cap (and the
-        temporary files of writers that were killed half-way)."""
+    def _upload_folders(self) -> list[Path]:
+        """uploads/<content hash>/ folders, when uploads/ is a real folder (a link planted
+        there is never followed)."""
+        if not self._folder_ok(self.uploads):
+            return []
+        with contextlib.suppress(OSError), os.scandir(self.uploads) as entries:
+            return [Path(e.path) for e in entries
+                    if UPLOAD_ID.fullmatch(e.name) and e.is_dir(follow_symlinks=False)]  # fmt: skip
+        return []
+
+    def evict(self, keep: Path | None = None) -> list[Path]:
+        """Delete the least recently used runs and uploads until they fit the size cap (and
+        the temporary files of writers that were killed half-way)."""
         self._sweep_temporary_files()
         entries = self._entries()
         total = sum(size for _, size, _ in entries)
         evicted = []
-        for _, size, key in sorted(entries):
+        for _, size, folder in sorted(entries):
             if total <= self.max_bytes:
                 break
-            if key != keep and self.delete(key):
+            if folder != keep and self._remove(folder, str(folder.relative_to(self.root))):
                 total -= size
-                evicted.append(key)
+                evicted.append(folder)
         return evicted
+
+    def _remove(self, folder: Path, what: str) -> bool:
+        try:
+            return safefs.remove(self.root, folder)
+        except OSError as exc:
+            raise CacheError(f"cannot delete {what}: {exc.strerror or exc}") from exc
 
     def _sweep_temporary_files(self) -> None:
         stale = time.time() - 600
-        for key in self.keys():
-            with contextlib.suppress(OSError), os.scandir(self.runs / key) as entries:
+        folders = [self.runs / key for key in self.keys()]
+        folders += [self.uploads] if self._folder_ok(self.uploads) else []
+        for folder in folders:
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:
                 for entry in entries:
                     old = entry.stat(follow_symlinks=False).st_mtime < stale
                     temporary = entry.name.startswith(".tmp-")
@@ -381,10 +416,7 @@ class RunStore:
             raise CacheError(f"{key[:40]!r} is not a run key (24 hexadecimal digits)")
         if not self._folder_ok(self.runs):
             return False
-        try:
-            return safefs.remove(self.root, self.runs / key)
-        except OSError as exc:
-            raise CacheError(f"cannot delete run {key}: {exc.strerror or exc}") from exc
+        return self._remove(self.runs / key, f"run {key}")
 
     def _folder_ok(self, path: Path) -> bool:
         return os.path.isdir(path) and not os.path.islink(path)
@@ -395,10 +427,14 @@ class RunStore:
     def _set_aside(self, path: Path, why: str) -> None:
         moved = safefs.set_aside(self.root, path)
         name = path.name if path != self.runs else "runs/"
-        if moved is None and name in _reported:
-            return
-        _reported.add(name)
         where = f"moved to {moved}" if moved else "left in place: the cache is read-only"
-        notice = f"set aside a corrupt cache entry {name} ({why}); {where}"
+        self.tell(f"set aside a corrupt cache entry {name} ({why}); {where}")
+
+    def tell(self, notice: str) -> None:
+        """A one-line notice for whoever drives this store (the command line prints them,
+        the Runs page shows them) and for the log; the same line is told once a process."""
+        if notice in _reported:
+            return
+        _reported.add(notice)
         self.notices.append(notice)
         log.warning(notice)

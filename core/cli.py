@@ -17,8 +17,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from core import datasets, lessons, metrics, settings
+from core import config, datasets, lessons, metrics, settings
+from core.budget import budget_problem
 from core.cache import CacheError, RunStore
+from core.config import ConfigError
 from core.datasets import DatasetError
 from core.report import diverged, early_stop, format_table, run_row, summary_row
 from core.settings import SETTINGS
@@ -27,8 +29,9 @@ from core.spec import VARIANTS, ExperimentSpec, SpecError, sweep_specs, variant_
 EXIT_USAGE = 2
 # Toggles that make a one-off "custom" variant; every other flag applies to all variants.
 VARIANT_KNOBS = ("capacity", "l2", "l1", "dropout", "batchnorm", "augment")
-BASE_KNOBS = ("data_noise", "data_size", "arch", "batch_size", "learning_rate", "optimizer",
-              "epochs", "train_size", "label_noise", "patience")  # fmt: skip
+BASE_KNOBS = ("data_noise", "data_size", "arch", "widths", "dropout_taper", "batch_size",
+              "learning_rate", "optimizer", "epochs", "train_size", "label_noise",
+              "patience")  # fmt: skip
 
 
 class CliError(Exception):
@@ -36,9 +39,8 @@ class CliError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, not a usage screen
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
+    def error(self, message: str):  # one line, not a usage screen: main() prints it
+        raise CliError(message)
 
 
 def console() -> None:
@@ -54,11 +56,14 @@ def console() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.getLogger("overfitting_lab").addHandler(logging.NullHandler())  # notices below
-    args = _parser().parse_args(argv)
-    store = RunStore()
+    notices: list[str] = []
     try:
+        args = _parser().parse_args(argv)
+        config.current()  # the operator's settings, before anything reads one
+        store = RunStore()
+        notices = store.notices
         return args.handler(args, store)
-    except (DatasetError, SpecError, CacheError, CliError) as exc:
+    except (ConfigError, DatasetError, SpecError, CacheError, CliError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -67,12 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     finally:
-        for notice in store.notices:
+        for notice in notices:
             print(f"notice: {notice}", file=sys.stderr)
 
 
 def _flag(group, name: str) -> None:
-    """An argparse option from the settings table: same name, type, choices and help."""
+    """An argparse option from the settings table: same name, type, range and help."""
     setting = SETTINGS[name]
     if setting.kind is bool:
         group.add_argument(setting.cli, action="store_true", default=None, help=setting.help)
@@ -81,29 +86,51 @@ def _flag(group, name: str) -> None:
         setting.cli,
         dest=name,
         type=_typed(setting),
-        choices=setting.choices or None,
-        help=f"{setting.help} ({_span(setting)})",
+        help=f"{setting.help} {_span(setting)}".strip(),
     )
 
 
 def _typed(setting: settings.Setting):
     def convert(text: str):
         try:
-            return settings.convert(setting.kind, text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {setting.kind.__name__}") from None
+            return _value(setting, text)
+        except (ValueError, SpecError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     convert.__name__ = setting.kind.__name__
     return convert
 
 
+KIND_NAMES = {int: "whole number", float: "number", str: "word"}
+
+
+def _value(setting: settings.Setting, text: str):
+    """A value typed on the command line, read as the settings table says: its off word
+    ("off", "all", "none"), or a value of its kind within its range. ValueError or
+    SpecError, whose message is the one line to print, otherwise."""
+    text = text.strip()
+    if setting.off_label and text.lower() == setting.off_label:
+        return setting.off
+    try:
+        value = setting.read(text)
+    except ValueError as exc:
+        if setting.spelling:  # free text with its own grammar: its own message
+            raise ValueError(f"{text[:40]!r}: {exc}") from None
+        off = f" or {setting.off_label}" if setting.off_label else ""
+        raise ValueError(f"{text[:40]!r} is not a {KIND_NAMES[setting.kind]}{off}") from None
+    setting.check(value)
+    return value
+
+
 def _span(setting: settings.Setting) -> str:
+    """The allowed values in brackets; "" for free text (its help says how to write it)."""
     if setting.choices:
-        return "one of " + ", ".join(map(str, setting.choices))
-    span = f"{setting.describe(setting.low)} to {setting.describe(setting.high)}"
-    return span + (
-        f"; {setting.describe(setting.off)} is {setting.off_label}" if setting.off_label else ""
-    )
+        span = "one of " + ", ".join(map(str, setting.choices))
+    elif setting.low is None:
+        return ""
+    else:
+        span = f"{setting.describe(setting.low)} to {setting.describe(setting.high)}"
+    return f"({span}" + (f", or {setting.off_label}" if setting.off_label else "") + ")"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -133,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"train one run per value of one knob, fused ({', '.join(settings.SWEEPABLE)})",
     )
     _seed_flags(p)
+    _budget_flag(p)
     p.add_argument("--json", type=Path, metavar="OUT", help="also write every run to OUT")
     base = p.add_argument_group("the base network and data (apply to every variant)")
     for name in BASE_KNOBS:
@@ -145,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("precompute", help="fill the cache for a teacher preset")
     p.add_argument("--preset", required=True, help=", ".join(lessons.LESSONS))
     _seed_flags(p, default="0")
+    _budget_flag(p)
     p.set_defaults(handler=cmd_precompute)
 
     p = commands.add_parser("presets", help="list the teacher presets")
@@ -164,6 +193,15 @@ def _seed_flags(p, default: str | None = None) -> None:
         "--scheduler",
         metavar="ADDRESS",
         help="train on this Dask cluster (tcp://host:8786) instead of in this process",
+    )
+
+
+def _budget_flag(p) -> None:
+    p.add_argument(
+        "--ignore-budget",
+        action="store_true",
+        help="train even what is over the server's limit for one request "
+        "($OVERFITTING_LAB_MAX_COST); a teacher filling the cache before class",
     )
 
 
@@ -199,20 +237,24 @@ def cmd_run(args, store: RunStore) -> int:
     problem = entry.missing()
     if problem:
         raise CliError(problem)
-    base_overrides = _given(args, BASE_KNOBS)
+    base = datasets.base_spec(args.dataset, **_given(args, BASE_KNOBS))
+    if args.train_size:
+        (size,), note = datasets.training_sizes(base, [base.train_size])
+        base = replace(base, train_size=size)
+        _note(note)
     toggles = _given(args, VARIANT_KNOBS)
-    labelled = []
-    for seed in _seeds(args.seeds, args.seed):
-        base = datasets.base_spec(args.dataset, seed=seed, **base_overrides)
-        if args.sweep:
-            knob, values = _sweep(args.sweep)
-            labelled += sweep_specs(replace(base, **toggles), knob, values)
-            continue
+    sweep = _sweep(args.sweep, base) if args.sweep else None
+    if not sweep:
         names = _variant_names(args.variants, datasets.info(args.dataset).modality, toggles)
         variants = [v for v in names if v != "custom"]
-        if "custom" in names:
-            variants.append(("custom", toggles))
-        labelled += variant_specs(base, variants)
+        variants += [("custom", toggles)] if "custom" in names else []
+    labelled = []
+    for seed in _seeds(args.seeds, args.seed):
+        seeded = replace(base, seed=seed)
+        if sweep:
+            labelled += sweep_specs(replace(seeded, **toggles), *sweep)
+        else:
+            labelled += variant_specs(seeded, variants)
     return _run_and_report(labelled, store, args)
 
 
@@ -282,21 +324,34 @@ def _variant_names(text: str | None, modality: str, toggles: dict) -> list[str]:
     return list(dict.fromkeys(names)) + custom
 
 
-def _sweep(text: str) -> tuple[str, list]:
+def _sweep(text: str, base: ExperimentSpec) -> tuple[str, list]:
     knob, _, values = text.partition("=")
     knob = knob.strip().replace("-", "_")
     if knob not in settings.SWEEPABLE:
         raise CliError(f"--sweep runs along one of {', '.join(settings.SWEEPABLE)}, not {knob!r}")
-    setting = SETTINGS[knob]
+    texts = list(dict.fromkeys(v.strip() for v in values.split(",") if v.strip()))
+    _at_most("--sweep", "values", len(texts), SETTINGS["sweep_values"])  # before any work
     try:
-        parsed = [settings.convert(setting.kind, v.strip()) for v in values.split(",") if v.strip()]
-    except ValueError:
-        raise CliError(
-            f"--sweep {knob} takes {setting.kind.__name__} values, not {values!r}"
-        ) from None
-    if len(set(parsed)) < 2:
+        parsed = list(dict.fromkeys(_value(SETTINGS[knob], v) for v in texts))
+    except (ValueError, SpecError) as exc:
+        raise CliError(f"--sweep {knob}: {exc}") from None
+    if len(parsed) < 2:
         raise CliError("--sweep needs at least two different values, e.g. l2=0,1e-4,1e-3")
-    return knob, list(dict.fromkeys(parsed))
+    if knob == "train_size":
+        parsed, note = datasets.training_sizes(base, parsed)
+        _note(note)
+    return knob, parsed
+
+
+def _note(text: str | None) -> None:
+    if text:
+        print(f"note: {text}", file=sys.stderr)
+
+
+def _at_most(flag: str, what: str, count: int, setting: settings.Setting) -> None:
+    """No more values than the settings table allows, or one line."""
+    if count > setting.high:
+        raise CliError(f"{flag} takes at most {setting.high} different {what}, not {count:,}")
 
 
 def _seeds(text: str | None, default: int) -> list[int]:
@@ -308,21 +363,27 @@ def _seeds(text: str | None, default: int) -> list[int]:
         raise CliError(f"--seeds takes whole numbers separated by commas, not {text!r}") from None
     if not seeds:
         raise CliError("--seeds names no seed; give whole numbers such as 0,1,2")
+    seeds = list(dict.fromkeys(seeds))
+    _at_most("--seeds", "seeds", len(seeds), SETTINGS["seeds"])
     for seed in seeds:
         SETTINGS["seed"].check(seed)
-    return list(dict.fromkeys(seeds))
+    return seeds
 
 
 def _run_and_report(labelled: list[tuple[str, ExperimentSpec]], store: RunStore, args) -> int:
     from core.runner import execute, run_key
 
     keys = [run_key(spec) for _, spec in labelled]  # fails early, before any training
+    missing = {k: s for k, (_, s) in zip(keys, labelled, strict=True) if not store.has(k)}
+    problem = None if args.ignore_budget else budget_problem(list(missing.values()))
+    if problem:
+        raise CliError(f"{problem} (--ignore-budget trains it anyway)")
     remote = set()
     if args.scheduler:
-        remote = _train_on_cluster(args.scheduler, labelled, keys, store, args.quiet)
+        _train_on_cluster(args.scheduler, missing, args.quiet)
+        remote, missing = set(missing), {}  # trained there: all of it loads from the cache
     # In-process runs draw their bar on a terminal only; a log gets just the table.
-    fresh = [spec for key, (_, spec) in zip(keys, labelled, strict=True) if not store.has(key)]
-    bar = _Bar(sum(s.epochs for s in fresh), args.quiet or not sys.stderr.isatty())
+    bar = _Bar(sum(s.epochs for s in missing.values()), args.quiet or not sys.stderr.isatty())
     results = execute([spec for _, spec in labelled], store, on_progress=bar.epoch)
     bar.finish()
     rows = [
@@ -338,12 +399,9 @@ def _run_and_report(labelled: list[tuple[str, ExperimentSpec]], store: RunStore,
     return 0
 
 
-def _train_on_cluster(
-    address: str, labelled, keys: list[str], store: RunStore, quiet: bool
-) -> set[str]:
-    """Submit every run that is not cached to a Dask cluster and wait, with a progress bar;
-    the runs are then read from the shared cache like any other. Returns the keys the
-    cluster trained."""
+def _train_on_cluster(address: str, missing: dict[str, ExperimentSpec], quiet: bool) -> None:
+    """Submit the runs that are not cached to a Dask cluster and wait, with a progress bar;
+    the runs are then read from the shared cache like any other."""
     from core.jobs import JobEngine
 
     engine = JobEngine(address=address)
@@ -351,19 +409,19 @@ def _train_on_cluster(
         engine.client  # noqa: B018 - connect now: a wrong address is one clear line
     except (OSError, TimeoutError) as exc:
         raise CliError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    me = f"cli-{os.getpid()}"
     try:
-        missing = {k: s for k, (_, s) in zip(keys, labelled, strict=True) if not store.has(k)}
-        tasks = engine.submit(list(missing.values()), list(missing))
+        engine.submit(list(missing.values()), list(missing), None, me)
         bar = _Bar(sum(s.epochs for s in missing.values()), quiet)
-        while engine.status(tasks) == "pending":
+        while (status := engine.status(list(missing))).pending:
             bar.watched(engine.watch(list(missing)))
             time.sleep(0.5)
         bar.finish()
-        if engine.status(tasks) == "error":
-            raise CliError(f"training failed on the cluster: {engine.error(tasks)}")
+        if status.failed:
+            raise CliError(f"training failed on the cluster: {status.error}")
     finally:
+        engine.withdraw(list(missing), me)  # interrupted: the cluster stops what it trains
         engine.close()
-    return set(missing)
 
 
 class _Bar:

@@ -1,10 +1,14 @@
 """A comparison as a user describes it — a dataset (or a teacher preset), variants and their
-strengths, seeds, changes to the base network, or a sweep along one knob — its round trip
-through a URL's query string, and the specs it means.
+strengths, seeds, changes to the base network, or a sweep along one knob, and how it is
+shown — its round trip through a URL's query string, the one transition every widget makes
+(`changed`), and the specs it means.
 
-It owns the defaults: a knob left at None follows the dataset's (or the lesson's) default,
-so links stay short and keep following them. Ranges come from core.settings; a link's
-value outside them is clamped or snapped, with a note, never an error.
+The link is the app's state: a page parses it into one Comparison, draws every widget from
+it, and writes the canonical link of the next Comparison when a widget changes. Canonical
+means that a link holds only what differs from the defaults and applies here, so parsing it
+gives back the same Comparison. A knob left at None follows the dataset's (or the
+lesson's) default. Ranges come from core.settings; a link's value outside them is clamped
+or snapped, and one that does not apply is dropped, each with a note, never an error.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 from core import datasets, lessons
 from core.cache import Run, RunStore
 from core.datasets import DatasetError
-from core.settings import SETTINGS, SWEEPABLE
+from core.settings import SETTINGS, SWEEPABLE, convert
 from core.spec import (
     DEFAULT_VARIANTS,
     STRENGTHS,
@@ -30,12 +34,16 @@ from core.spec import (
 
 DEFAULT_DATASET = "digits"
 # The base network and data knobs a user may change; in a lesson only epochs apply.
-BASE_KNOBS = ("capacity", "train_size", "label_noise", "data_noise", "data_size", "patience",
-              "epochs")  # fmt: skip
+BASE_KNOBS = ("capacity", "widths", "train_size", "label_noise", "data_noise", "data_size",
+              "patience", "epochs")  # fmt: skip
 LESSON_KNOBS = ("epochs", "patience")
-MAX_SWEEP_VALUES = 10
+GENERATED_ONLY = ("data_noise", "data_size")
+# How the curves are shown, not what is trained: these and the seeds survive every switch.
+DISPLAY = ("scale", "view", "present")
+KEPT = ("seeds", *DISPLAY)
+MAX_SWEEP_VALUES = int(SETTINGS["sweep_values"].high)
 QUERY = {"dataset": "ds", "preset": "preset", "variants": "v", "sweep": "sweep", "values": "vals",
-         "scale": "scale", "view": "view"}  # fmt: skip
+         "scale": "scale", "view": "view", "present": "present"}  # fmt: skip
 SCALES = ("linear", "log")  # the loss axis
 # Which losses the curves draw: the data loss alone, in inference mode, on both sets (the
 # app's view), or what Keras's fit prints (core.metrics.printed).
@@ -57,7 +65,7 @@ class Entry:
 class Comparison:
     dataset: str = DEFAULT_DATASET
     preset: str = ""  # a teacher preset brings its own dataset, variants or sweep
-    variants: tuple[str, ...] = DEFAULT_VARIANTS
+    variants: tuple[str, ...] = DEFAULT_VARIANTS  # the default: those the data allows
     seeds: int = 1  # seeds 0 .. seeds-1
     # Strengths of the named variants; None: the table's default strength.
     l2: float | None = None
@@ -66,18 +74,21 @@ class Comparison:
     augment: str | None = None
     # The base network and data; None: the dataset's (or the lesson's) default.
     capacity: str | None = None
+    widths: str | None = None
     train_size: int | None = None
     label_noise: float | None = None
     data_noise: float | None = None
     data_size: int | None = None
     patience: int | None = None
     epochs: int | None = None
-    # A sweep along one knob instead of variants.
+    # A sweep along one knob instead of variants; no values: the knob's default values.
     sweep: str = ""
     values: tuple = ()
-    # How the curves are drawn; "" for the view: the lesson's, else "data".
+    # How the curves are drawn; "" for the view: the lesson's, else "data". Presentation
+    # mode: larger type, and the link opens with the sidebar closed.
     scale: str = "linear"
     view: str = ""
+    present: bool = False
 
     # --- what it means ------------------------------------------------------------
 
@@ -90,15 +101,32 @@ class Comparison:
         return self.lesson.dataset if self.lesson else self.dataset
 
     def knobs(self) -> tuple[str, ...]:
-        """The base knobs that apply here (a lesson fixes the rest; generated datasets
-        alone have a noise level and a size)."""
+        """The base knobs that apply here: a lesson fixes the rest, generated datasets
+        alone have a noise level and a size, regression targets take no label noise."""
+        return tuple(k for k in BASE_KNOBS if self._why_not(k) is None)
+
+    def _why_not(self, knob: str) -> str | None:
+        """Why a base knob changes nothing here, or None when it does."""
         if self.lesson:
-            return tuple(k for k in LESSON_KNOBS if k != self.sweep_knob())
-        generated = datasets.resolve(self.dataset).generated
-        return tuple(
-            k for k in BASE_KNOBS
-            if k != self.sweep and (generated or k not in ("data_noise", "data_size"))
-        )  # fmt: skip
+            applies = knob in LESSON_KNOBS and knob != self.sweep_knob()
+            return None if applies else "the lesson sets it"
+        if knob == self.sweep:
+            return "the sweep runs along it"
+        if knob in GENERATED_ONLY and not datasets.resolve(self.dataset).generated:
+            return "only generated datasets have it"
+        if knob == "label_noise" and datasets.info(self.dataset).task == "regression":
+            return "label noise is defined for classes, not for regression targets"
+        return None
+
+    def sweepable(self) -> tuple[str, ...]:
+        """The knobs a free sweep can run along on this data, in the Sweep page's order."""
+        free = Comparison(dataset=self.dataset_name)
+        return tuple(k for k in SWEEPABLE if k not in BASE_KNOBS or free._why_not(k) is None)
+
+    def chosen(self) -> tuple[str, ...]:
+        """The variants compared: those chosen that this data allows."""
+        allowed = self.allowed_variants()
+        return tuple(v for v in self.variants if v in allowed)
 
     def strengths(self) -> dict[str, Any]:
         return {k: getattr(self, k) if getattr(self, k) is not None else SETTINGS[k].strength
@@ -109,7 +137,7 @@ class Comparison:
         the chosen variants of a free comparison (no slider that does nothing)."""
         if self.is_sweep():
             return ()
-        return lessons.strengths_used(self.lesson.variants if self.lesson else self.variants)
+        return lessons.strengths_used(self.lesson.variants if self.lesson else self.chosen())
 
     def base_spec(self, seed: int = 0) -> ExperimentSpec:
         overrides = {k: getattr(self, k) for k in self.knobs() if getattr(self, k) is not None}
@@ -121,9 +149,15 @@ class Comparison:
         """What a knob is now, defaults included: what its widget shows."""
         if name in STRENGTHS:
             return self.strengths()[name]
-        if name == "seeds":
-            return self.seeds
-        return getattr(self.base_spec(), name)
+        if name in BASE_KNOBS:
+            return getattr(self.base_spec(), name)
+        if name == "view":
+            return self.loss_view()
+        if name == "values":
+            return self.sweep_values()
+        if name == "variants":
+            return self.chosen()
+        return getattr(self, name)
 
     def with_value(self, name: str, value: Any) -> Comparison:
         """This comparison with one knob changed; a knob set to its default is forgotten,
@@ -132,9 +166,14 @@ class Comparison:
             default = SETTINGS[name].strength
         elif name in BASE_KNOBS:
             default = getattr(replace(self, **{name: None}).base_spec(), name)
+        elif name == "view":
+            default = replace(self, view="").loss_view()
+        elif name == "values":
+            default = replace(self, values=()).sweep_values()
         else:
             return replace(self, **{name: value})
-        return replace(self, **{name: None if value == default else value})
+        forgotten = "" if name == "view" else () if name == "values" else None
+        return replace(self, **{name: forgotten if value == default else value})
 
     def allowed_variants(self) -> tuple[str, ...]:
         return variants_for(datasets.info(self.dataset_name).modality)
@@ -147,9 +186,9 @@ class Comparison:
             if self.lesson:
                 out += self.lesson.specs(base, **self.strengths())
             elif self.sweep:
-                out += sweep_specs(base, self.sweep, self.values)
+                out += sweep_specs(base, self.sweep, self.sweep_values())
             else:
-                out += variant_specs(base, self.variants, **self.strengths())
+                out += variant_specs(base, self.chosen(), **self.strengths())
         return out
 
     def entries(self, store: RunStore) -> list[Entry]:
@@ -176,6 +215,12 @@ class Comparison:
     def sweep_knob(self) -> str:
         return self.lesson.sweep if self.lesson and self.lesson.sweep else self.sweep
 
+    def sweep_values(self) -> tuple:
+        """The values swept: the lesson's, the link's, or the knob's default values."""
+        if self.lesson:
+            return self.lesson.values
+        return self.values or (SETTINGS[self.sweep].sweep if self.sweep else ())
+
     def claim_text(self, runs: Sequence[Run] = ()) -> str | None:
         """The lesson's text with its numbers filled in from the data (as cached runs
         recorded them, if given); for a dataset's default comparison, its checked default
@@ -187,10 +232,53 @@ class Comparison:
                 text += (f" (Checked at {checked.epochs} epochs; at {self.epochs} it may not "
                          "hold.)")  # fmt: skip
             return text
-        if self == Comparison(dataset=self.dataset, seeds=self.seeds):
+        shown = {k: getattr(self, k) for k in DISPLAY}
+        if self == Comparison(dataset=self.dataset, seeds=self.seeds, **shown):
             default = lessons.default_lesson(self.dataset)
             return default.fill(self.base_spec(), runs) if default else None
         return None
+
+    # --- moving from one comparison to the next --------------------------------------
+
+    def changed(self, name: str, value: Any) -> tuple[Comparison, list[str]]:
+        """The comparison after one widget changed to `value`, and notes on what had to be
+        adjusted (a training size above the data). Choosing a lesson gives that lesson;
+        choosing a dataset gives its defaults, keeping the chosen variants and their
+        strengths; the seeds and how the curves are shown survive every choice. Typed
+        sweep values that are not values raise ValueError."""
+        notes: list[str] = []
+        if name in SETTINGS:  # a widget's value passes the link's own check
+            value, note = SETTINGS[name].parse(SETTINGS[name].describe(value))
+            notes += [note] if note else []
+        kept = {k: getattr(self, k) for k in KEPT}
+        if name == "preset":  # a lesson, or a free comparison (or sweep) on the lesson's data
+            after = Comparison(**({"preset": value} if value else {"dataset": self.dataset_name}),
+                               **kept)  # fmt: skip
+        elif name == "dataset":
+            chosen = {k: getattr(self, k) for k in ("variants", "sweep", "values", *STRENGTHS)}
+            after = Comparison(dataset=value, **chosen, **kept)
+        elif name == "variants":
+            after = replace(self, variants=tuple(value) or ("baseline",))
+        elif name == "sweep":
+            after = replace(self, sweep=value, values=())
+        elif name == "values":
+            after = self.with_value("values", sweep_values(self.sweep, value)[0])
+        else:
+            after = self.with_value(name, value)
+        return after.fitted(notes).for_page(self.is_sweep()), notes
+
+    def for_page(self, sweeping: bool) -> Comparison:
+        """This comparison as the Sweep page (one knob) or the Compare page (variants) shows
+        it: the data, the knobs changed by hand, the seeds and the display stay."""
+        if self.is_sweep() == sweeping:
+            return self
+        kept = {k: getattr(self, k) for k in KEPT}
+        if not self.lesson:
+            kept |= {k: getattr(self, k) for k in BASE_KNOBS}
+        after = Comparison(dataset=self.dataset_name, **kept)
+        if sweeping:
+            after = replace(after, sweep=after.sweepable()[0])
+        return after.fitted([])
 
     # --- links ----------------------------------------------------------------------
 
@@ -202,19 +290,24 @@ class Comparison:
             value = getattr(self, f.name)
             if value == getattr(default, f.name) or value is None:
                 continue
-            key = QUERY.get(f.name) or SETTINGS[f.name].url
-            text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-            out[key] = text
+            text = SETTINGS[f.name].describe if f.name in SETTINGS else str
+            if f.name == "values":
+                text = SETTINGS[self.sweep].describe
+            if isinstance(value, tuple):
+                out[_key(f.name)] = ",".join(map(text, value))
+            else:
+                out[_key(f.name)] = "1" if value is True else text(value)
         return out
 
     @classmethod
     def from_query(cls, params: dict[str, str]) -> tuple[Comparison, list[str]]:
         """A comparison from a URL. Links come from strangers: a value out of range is
-        clamped to it, an unusable one dropped, each with a note; never an exception."""
+        clamped to it, an unusable one or one that does not apply here dropped, each with
+        a note; never an exception."""
         notes: list[str] = []
         values: dict[str, Any] = {}
         for f in fields(cls):
-            key = QUERY.get(f.name) or SETTINGS[f.name].url
+            key = _key(f.name)
             raw = params.get(key)
             if raw is None:
                 continue
@@ -226,33 +319,81 @@ class Comparison:
             if note:
                 notes.append(note)
         comparison = cls(**values)
+        try:
+            for name, why in comparison._inapplicable().items():
+                notes.append(f"ignored {_key(name)}={params[_key(name)][:60]!r}: {why}")
+        except (DatasetError, SpecError):
+            pass  # fitted() says what is wrong with the dataset
         return comparison.fitted(notes), notes
 
+    def _inapplicable(self) -> dict[str, str]:
+        """The fields set here that change nothing, and why: a canonical link leaves them
+        out."""
+        out = {}
+        if self.lesson:
+            out |= dict.fromkeys(("dataset", "sweep", "values", "variants"),
+                                 "the lesson brings its own")  # fmt: skip
+        elif self.sweep:
+            out["variants"] = "a sweep compares values, not variants"
+            if self.sweep not in self.sweepable():
+                out["sweep"] = out["values"] = "it does not apply to this dataset"
+        for knob in BASE_KNOBS:
+            why = self._why_not(knob)
+            if getattr(self, knob) is not None and why:
+                out[knob] = why
+        shown = self.shown_strengths()
+        out |= {k: "no variant here uses it" for k in STRENGTHS if k not in shown}
+        default = Comparison()
+        return {f: why for f, why in out.items() if getattr(self, f) != getattr(default, f)}
+
     def fitted(self, notes: list[str]) -> Comparison:
-        """Knobs that make sense only for this dataset: variants it allows, a training size
-        within its training split (all of it means all: one cache entry, not two)."""
+        """The canonical comparison: only what applies here, defaults forgotten, a training
+        size within the data (all of it means all: one cache entry, not two), and notes on
+        what changed that a user would not expect."""
         try:
-            allowed = self.allowed_variants()
-            changes: dict[str, Any] = {}
-            dropped = [v for v in self.variants if v not in allowed]
-            if dropped:
-                notes.append(f"{', '.join(dropped)} do(es) not apply to this dataset")
-                changes["variants"] = tuple(v for v in self.variants if v in allowed) or (
-                    "baseline",
-                )
-            if self.train_size and not self.lesson:
-                available = len(datasets.for_spec(self.base_spec()).y_train)
-                if self.train_size >= available:
-                    notes.append(
-                        f"n={self.train_size} is more than the {available:,} training "
-                        "examples there are; using all of them"
-                    )
-                    changes["train_size"] = 0
-            fitted = replace(self, **changes)
-            return fitted.with_value("train_size", 0) if changes.get("train_size") == 0 else fitted
+            return self._fitted(notes)
         except (DatasetError, SpecError) as exc:
             notes.append(str(exc))
-            return Comparison()
+            return Comparison(**{k: getattr(self, k) for k in KEPT})
+
+    def _fitted(self, notes: list[str]) -> Comparison:
+        dropped = [v for v in self.variants if v not in self.allowed_variants()]
+        if dropped and self.variants != DEFAULT_VARIANTS and not self.is_sweep():
+            notes.append(f"{', '.join(dropped)} do(es) not apply to this dataset")
+        fitted = replace(self, variants=self.chosen() or ("baseline",))
+        if fitted.variants == replace(self, variants=DEFAULT_VARIANTS).chosen():
+            fitted = replace(fitted, variants=DEFAULT_VARIANTS)  # the default, as allowed
+        default = Comparison()
+        fitted = replace(fitted, **{f: getattr(default, f) for f in fitted._inapplicable()})
+        fitted = fitted._within_the_data(notes)
+        for name in (*STRENGTHS, *fitted.knobs(), "view", "values"):
+            if getattr(fitted, name) not in (None, "", ()):
+                fitted = fitted.with_value(name, getattr(fitted, name))
+        return fitted
+
+    def _within_the_data(self, notes: list[str]) -> Comparison:
+        """Training sizes at or above the training split's size are all of it."""
+        if self.lesson or not (self.train_size or self.sweep == "train_size"):
+            return self
+        available = len(datasets.for_spec(self.base_spec()).y_train)
+        if self.train_size and self.train_size >= available:
+            notes.append(f"n={self.train_size} is more than the {available:,} training "
+                         "examples there are; using all of them")  # fmt: skip
+            return replace(self, train_size=None)
+        if self.sweep != "train_size":
+            return self
+        asked = self.sweep_values()
+        within = tuple(sorted({v if 0 < v < available else 0 for v in asked},
+                              key=_order("train_size")))  # fmt: skip
+        if within == asked:
+            return self
+        notes.append(f"training sizes from {available:,} up all mean the {available:,} "
+                     "training examples there are: merged into one value, all")  # fmt: skip
+        return replace(self, values=within if len(within) > 1 else (available // 2, 0))
+
+
+def _key(name: str) -> str:
+    return QUERY.get(name) or SETTINGS[name].url
 
 
 def _parse(name: str, raw: str, so_far: dict) -> tuple[Any, str | None]:
@@ -279,6 +420,8 @@ def _parse(name: str, raw: str, so_far: dict) -> tuple[Any, str | None]:
         if raw not in allowed:
             raise ValueError(f"choose from {', '.join(allowed)}")
         return raw, None
+    if name == "present":
+        return convert(bool, raw.strip()), None
     if name == "values":
         knob = so_far.get("sweep")
         if not knob:

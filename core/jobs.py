@@ -1,27 +1,37 @@
 """The job engine: training runs on Dask distributed, never in the web server's threads.
 
-- By default an embedded LocalCluster: worker processes, one per GPU (pinned with
-  CUDA_VISIBLE_DEVICES) or one on a CPU-only machine, one task at a time each, so the
-  number of concurrent trainings is the number of workers and the rest queue.
+- By default an embedded cluster: one training worker process per GPU (each sees one GPU)
+  or one on a CPU-only machine, one task at a time each, plus a light worker that never
+  trains, so that one-off tasks (augmentation previews, dataset preparation, model
+  summaries) never wait behind a training.
 - With a scheduler address ($OVERFITTING_LAB_SCHEDULER, or .streamlit/secrets.toml), an
   existing cluster; its workers must have this project installed and see the same cache.
+  Workers started with `--resources training=1` are the only ones that train, and one
+  started with `--resources light=1` takes the one-off tasks; without these, any worker
+  does either, and a one-off task may wait for a training to end.
 
-A comparison is cut into tasks, one per seed and fusion group, so a cluster spreads it over
-its workers. The engine knows every run key in flight on this server, so any session that
+A comparison is cut into tasks, one per seed and fusion group. The engine holds them and
+releases them to Dask as training slots free up, taking turns between requesters (round
+robin): a small request waits for at most one task of a big one. Every request names its
+requester (a browser session, a command line); identical runs in flight are joined, and a
+withdrawal removes only that requester's interest: a task stops when nobody waits for it
+any more. The engine knows every run key in flight on this server, so any session that
 opens a comparison being trained (a reload, a second tab, another student's link) follows
-it. Identical requests train once: runs in flight are joined, and the workers' per-key file
-locks (core.runner) catch requests from other servers.
+it; the workers' per-key file locks (core.runner) catch requests from other servers.
 
-Workers publish progress, and read cancel flags, in the scheduler's metadata store: a read
-of a key not yet written answers a default instead of raising, so the server log stays
-free of timeouts.
+Workers publish progress, their time left, and read their stop flag in the scheduler's
+metadata store. The engine's lock guards its own bookkeeping only: every call to the
+scheduler happens outside it, so a page polling progress never waits on another's.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import itertools
+import logging
+import math
 import os
 import threading
 import time
@@ -30,27 +40,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import machine
+from core import config, machine
 from core.cache import cache_root
+from core.config import SCHEDULER_ENV as SCHEDULER_ENV  # ui/engine.py reads its name here
 from core.spec import ExperimentSpec
 from core.worker import (
     META,
     TRAININGS_TOPIC,
     augment_task,
-    background_priority,
     describe_task,
-    gpu_pinning,
+    embedded_worker_setup,
     prepare_task,
     train_task,
     warm_up,
 )
 
-SCHEDULER_ENV = "OVERFITTING_LAB_SCHEDULER"
-WORKERS_ENV = "OVERFITTING_LAB_WORKERS"
-KEEP_RECENT = 64  # cancelled runs' curves, failures, ended tasks: the newest are kept
-
-
-# --- the client side ----------------------------------------------------------------------
+KEEP_RECENT = 64  # stopped runs' curves, failures, ended tasks: the newest are kept
+TRAINING, LIGHT = "training", "light"  # Dask resources: workers that train; the one-off one
+ONE_OFF_PRIORITY = 100  # ahead of anything queued on a worker that does both
+SHAPE_SECONDS = 5.0  # how long an external cluster's count of training slots is trusted
+CORNERS = ("progress", "started", "stop", "untrained")  # a task's entries on the scheduler
+log = logging.getLogger(__name__)
 
 
 class _Recent(OrderedDict):
@@ -67,46 +77,88 @@ class _Recent(OrderedDict):
         return {k: self[k] for k in keys if k in self}
 
 
-@dataclass
+@dataclass(eq=False)
 class Task:
-    """One task: the runs it trains, who asked, and when."""
+    """One task: the runs it trains, who waits for it, and where it is."""
 
     id: str
-    keys: list[str]
-    epochs: dict[str, int]  # run key -> epochs planned
-    future: Any
+    specs: dict[str, ExperimentSpec]  # run key -> spec
+    cache: str  # the cache folder of whoever asked first
     about: dict[str, Any] = field(default_factory=dict)  # what the pages say about it
-    submitted: float = field(default_factory=time.monotonic)
+    requesters: dict[str, None] = field(default_factory=dict)  # in the order they asked
+    released: bool = False  # handed to Dask (it holds a training slot until it ends)
+    stopping: bool = False  # nobody waits for it any more: told to stop
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.specs)
+
+    @property
+    def owner(self) -> str:
+        """Whose turn in the fair queue it takes: the first requester still waiting."""
+        return next(iter(self.requesters), "")
 
 
 @dataclass(frozen=True)
 class Watch:
-    """What a page shows about some run keys that are training right now."""
+    """What a page shows about some run keys that are in flight right now."""
 
     records: dict[str, list[dict]]  # run key -> epoch records so far
     untrained: dict[str, dict]  # run key -> probe snapshot of the untrained network
     running: int  # runs of these keys training now
     queued: int  # runs of these keys waiting for a worker
-    ahead: int  # runs of other requests in the queue before them
-    seconds_left: float | None  # for the epochs of the running runs, from their own pace
+    ahead: int  # runs of other requests the fair queue starts before these queued ones
+    seconds_left: float | None  # until the running ones end, from the workers; None: estimating
     tasks: tuple[str, ...]
+    requesters: int = 0  # how many requesters wait for these runs
+    mine: bool = False  # the requester watching is one of them (it has something to withdraw)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What became of some runs: the one status of the engine, answered without asking the
+    scheduler."""
+
+    pending: tuple[str, ...] = ()  # run keys in flight: queued or training
+    failed: dict[str, str] = field(default_factory=dict)  # run key -> why its training failed
+    # run key -> its curves when it was stopped (one stopped before its first epoch has none)
+    cancelled: dict[str, list[dict]] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        """pending | failed | cancelled | finished (what it is not told about is finished:
+        the cache has it, or it never was asked for)."""
+        if self.pending:
+            return "pending"
+        return "failed" if self.failed else "cancelled" if self.cancelled else "finished"
+
+    @property
+    def error(self) -> str | None:
+        return next(iter(self.failed.values()), None)
 
 
 class JobEngine:
     """Shared by every session of the web app: thread-safe, started on first use."""
 
     def __init__(self, address: str | None = None, workers: int | None = None):
-        self.address = address or os.environ.get(SCHEDULER_ENV) or None
-        self.workers = workers or int(os.environ.get(WORKERS_ENV, "0") or 0) or None
+        self.address = address or config.current().scheduler
+        self.workers = workers or config.current().workers
         self._client = None
         self._cluster = None
-        self._lock = threading.RLock()
-        self._tasks: dict[str, Task] = {}  # every task not yet forgotten, in submit order
+        self._closed = False
+        self._connecting = threading.Lock()  # held while a cluster starts (seconds)
+        self._lock = threading.Lock()  # the bookkeeping below; never held across a Dask call
+        self._tasks: dict[str, Task] = {}  # every task held or running, in submit order
         self._by_key: dict[str, str] = {}  # run key in flight -> its task
-        self._cancelled = _Recent()  # run key -> its partial curves
+        self._served: dict[str, int] = {}  # requester with tasks -> its last turn
+        self._turns = itertools.count()
+        self._cancelled = _Recent()  # run key -> its curves when it was stopped
         self._errors = _Recent()  # run key -> why its training failed
-        self._ended = _Recent()  # task id -> (status, message): forgotten, not unknown
         self._ids = itertools.count(1)
+        self._shape: tuple[int, dict | None, dict | None] | None = None
+        self._shape_at = -math.inf
+        self._ending = None  # distributed.as_completed: the released tasks, as they end
+        self._wake = threading.Event()  # a task was released: follow it too
 
     @property
     def started(self) -> bool:
@@ -114,153 +166,261 @@ class JobEngine:
 
     @property
     def client(self):
-        with self._lock:
-            if self._client is None:
-                self._client = self._connect()
-            return self._client
+        if self._client is None:
+            with self._connecting:
+                if self._closed:
+                    raise RuntimeError("the job engine is closed")
+                if self._client is None:
+                    self._client = self._connect()
+        return self._client
 
     def _connect(self):
-        from distributed import Client, LocalCluster
+        from distributed import Client, as_completed
 
-        if self.address:
-            return Client(self.address, timeout="20s")
-        gpus = machine.gpu_names()
-        workers = self.workers or max(1, len(gpus))
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # inherited by the workers
-        # Worker processes, not threads: TensorFlow and Keras keep process-global state,
-        # and a crash in one training must not take the web server down.
-        self._cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            worker_dashboard_address=None,
-        )
-        client = Client(self._cluster)
-        client.register_plugin(background_priority())
-        if len(gpus) > 1:
-            client.register_plugin(gpu_pinning(len(gpus)))
-        # Keep the futures: Dask forgets a task nobody holds.
-        self._warm = [
-            client.submit(warm_up, pure=False, workers=[address])
-            for address in client.scheduler_info()["workers"]
-        ]
+        # Closed before Dask's own exit handlers run (atexit runs the newest first): a
+        # client left to the garbage collector at exit logs "IOLoop is closed".
+        atexit.register(self.close)
+        client = Client(self.address, timeout="20s") if self.address else self._embedded()
+        self._ending = as_completed(loop=client.loop)
+        threading.Thread(target=self._follow, name="job-engine", daemon=True).start()
         return client
 
-    # --- submitting ---------------------------------------------------------------------
+    def _embedded(self):
+        """A client of a fresh embedded cluster, its workers set up and warming up."""
+        from distributed import Client, fire_and_forget
+
+        gpus = len(machine.gpu_names())
+        trainers = self.workers or max(1, gpus)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # inherited by the workers
+        self._cluster = _embedded_cluster(trainers, gpus)
+        client = Client(self._cluster)
+        client.register_plugin(embedded_worker_setup())
+        self._shape, self._shape_at = (trainers, {TRAINING: 1}, {LIGHT: 1}), math.inf
+        for address in client.scheduler_info()["workers"]:
+            fire_and_forget(client.submit(warm_up, pure=False, workers=[address]))
+        return client
+
+    # --- submitting and withdrawing -------------------------------------------------------
 
     def submit(
-        self, specs: Sequence[ExperimentSpec], keys: Sequence[str], about: dict | None = None
+        self,
+        specs: Sequence[ExperimentSpec],
+        keys: Sequence[str],
+        about: dict | None,
+        requester: str,
     ) -> list[str]:
-        """Start the training of every spec not already in flight, one task per seed and
-        fusion group, and return the ids of every task these keys depend on."""
+        """Queue the training of every spec not in flight, one task per seed and fusion
+        group, and join the tasks already training the others; returns the ids of every
+        task these keys wait for."""
         with self._lock:
-            self._forget_finished()
             groups: dict[tuple, dict[str, ExperimentSpec]] = {}
             for key, spec in zip(keys, specs, strict=True):
-                if key not in self._by_key:
+                task = self._live(key)
+                if task is not None:
+                    task.requesters.setdefault(requester)
+                else:
                     groups.setdefault((spec.seed, spec.fusion_group()), {})[key] = spec
             for fresh in groups.values():
-                self._submit_task(fresh, about or {})
+                self._hold(fresh, about or {}, requester)
             for key in keys:
                 self._cancelled.pop(key, None)
                 self._errors.pop(key, None)
-            return list(dict.fromkeys(self._by_key[k] for k in keys if k in self._by_key))
+            ids = self._ids_of(keys)
+        self._dispatch()
+        return ids
 
-    def _submit_task(self, fresh: dict[str, ExperimentSpec], about: dict) -> None:
+    def _hold(self, fresh: dict[str, ExperimentSpec], about: dict, requester: str) -> None:
         digest = hashlib.sha256(",".join(sorted(fresh)).encode()).hexdigest()[:16]
         # A fresh Dask key every time: reusing one would hand back an old result, without
         # training, for a run deleted from the cache since.
-        task = f"train-{digest}-{next(self._ids)}-{os.getpid()}"
-        future = self.client.submit(
-            train_task,
-            [s.to_dict() for s in fresh.values()],
-            str(cache_root()),
-            task,
-            key=task,
-            pure=False,
-            retries=0,
-        )
-        epochs = {k: s.epochs for k, s in fresh.items()}
-        self._tasks[task] = Task(task, list(fresh), epochs, future, dict(about))
+        task = Task(f"train-{digest}-{next(self._ids)}-{os.getpid()}", dict(fresh),
+                    str(cache_root()), dict(about), {requester: None})  # fmt: skip
+        self._tasks[task.id] = task
         for key in fresh:
-            self._by_key[key] = task
+            self._by_key[key] = task.id
 
-    def _forget_finished(self) -> None:
-        """Drop finished tasks, and empty their entries on the scheduler: a long-lived
-        server must not keep every old progress board (Dask has no way to delete a key;
-        what stays is the task's name, a few bytes)."""
-        for task in [t for t in self._tasks.values() if t.future.done()]:
-            del self._tasks[task.id]
-            status = task.future.status
-            message = _message(task.future.exception()) if status == "error" else None
-            self._ended.put(task.id, (status, message))
-            for key in task.keys if message else ():
-                self._errors.put(key, message)
-            for key in task.keys:
-                if self._by_key.get(key) == task.id:
-                    del self._by_key[key]
-            with contextlib.suppress(Exception):  # the scheduler may be gone
-                for corner in ("progress", "started", "cancel", "untrained"):
-                    self.client.set_metadata([META, corner, task.id], None)
+    def withdraw(self, keys: Sequence[str], requester: str) -> None:
+        """This requester no longer waits for these runs. A task nobody waits for any more
+        stops: a queued one is dropped; a running one keeps its curves so far for the
+        pages, is told to stop (it ends within an epoch or two, nothing of it cached) and
+        its worker takes the next task."""
+        with self._lock:
+            stopping = []
+            for task_id in self._ids_of(keys):
+                task = self._tasks[task_id]
+                task.requesters.pop(requester, None)
+                if task.requesters:
+                    continue
+                task.stopping = True
+                if task.released:
+                    stopping.append(task)
+                else:  # never reached a worker: nothing to tell anyone
+                    self._end(task)
+        for task in stopping:  # the scheduler's part, outside the lock
+            runs = (self._metadata("progress", task.id) or {}).get("runs", {})
+            with self._lock:
+                for key, records in runs.items():
+                    self._cancelled.put(key, records)
+                self._untrack(task)
+            self._set_metadata("stop", task.id, True)
 
-    # --- watching -------------------------------------------------------------------------
+    # --- the fair queue ---------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Release queued tasks to Dask while training slots are free, taking turns."""
+        with self._lock:
+            if all(t.released for t in self._tasks.values()):
+                return
+        slots, resources, _ = self._cluster_shape()  # may ask the scheduler: not locked
+        with self._lock:
+            free = slots - sum(t.released for t in self._tasks.values())
+            chosen = self._queue()[: max(0, free)]
+            for task in chosen:
+                task.released = True
+                self._served[task.owner] = next(self._turns)
+        for task in chosen:
+            future = self.client.submit(
+                train_task, [s.to_dict() for s in task.specs.values()], task.cache, task.id,
+                key=task.id, pure=False, retries=0, resources=resources,
+            )  # fmt: skip
+            self._ending.add(future)
+            self._wake.set()
+
+    def _follow(self) -> None:
+        """The engine's own thread: as released tasks end, it records how and releases the
+        next ones (Dask's done-callbacks would fail at interpreter exit, with a traceback)."""
+        while not self._closed:
+            self._wake.clear()
+            for future in self._ending:  # until every released task has ended
+                self._on_done(future)
+            self._wake.wait()
+
+    def _queue(self) -> list[Task]:
+        """The tasks not yet released, in the order the fair queue releases them."""
+        served = dict(self._served)
+        turns = itertools.count(max(served.values(), default=0) + 1)  # after every real one
+        waiting = [t for t in self._tasks.values() if not t.released]
+        order = []
+        while waiting:
+            # The requester served longest ago (or never) first; its oldest task first.
+            task = min(waiting, key=lambda t: served.get(t.owner, -1))
+            waiting.remove(task)
+            served[task.owner] = next(turns)
+            order.append(task)
+        return order
+
+    def _cluster_shape(self) -> tuple[int, dict | None, dict | None]:
+        """(training slots, a training's Dask resources, a one-off task's): fixed for the
+        embedded cluster; for another, read from its workers every few seconds."""
+        client = self.client  # connected first: the embedded cluster sets its shape
+        if time.monotonic() - self._shape_at < SHAPE_SECONDS:
+            return self._shape
+        workers = list(client.scheduler_info()["workers"].values())
+        has = {kind: [w for w in workers if kind in (w.get("resources") or {})]
+               for kind in (TRAINING, LIGHT)}  # fmt: skip
+        if has[TRAINING]:
+            slots = sum(int(w["resources"][TRAINING]) for w in has[TRAINING])
+        else:
+            slots = sum(w.get("nthreads", 1) for w in workers)
+        self._shape = (max(1, slots), {TRAINING: 1} if has[TRAINING] else None,
+                       {LIGHT: 1} if has[LIGHT] else None)  # fmt: skip
+        self._shape_at = time.monotonic()
+        return self._shape
+
+    def _on_done(self, future) -> None:
+        """A released task ended: record how, empty its entries on the scheduler, and give
+        its slot to the next in turn."""
+        with self._lock:
+            task = self._tasks.get(future.key)
+            if task is None:
+                return
+            if not task.stopping and future.status != "finished":
+                why = _message(future.exception()) if future.status == "error" else None
+                for key in task.keys:
+                    self._errors.put(key, why or f"training {future.status}")
+            self._end(task)
+        if self._closed:
+            return
+        try:
+            # Dask has no way to delete a key; what stays is the task's name, a few bytes.
+            for corner in CORNERS:
+                self._set_metadata(corner, task.id, None)
+            self._dispatch()
+        except Exception as exc:  # the scheduler is gone: the next submit or poll retries
+            log.warning("the job engine could not release the next task: %s", exc)
+
+    def _end(self, task: Task) -> None:
+        """Forget a task (the lock is held)."""
+        self._tasks.pop(task.id, None)
+        self._untrack(task)
+        owners = {t.owner for t in self._tasks.values()}
+        for requester in [r for r in self._served if r not in owners]:
+            del self._served[requester]  # a requester with nothing queued: first when back
+
+    def _untrack(self, task: Task) -> None:
+        for key in task.keys:
+            if self._by_key.get(key) == task.id:
+                del self._by_key[key]
+
+    # --- watching ---------------------------------------------------------------------------
+
+    def _live(self, key: str) -> Task | None:
+        task = self._tasks.get(self._by_key.get(key, ""))
+        return task if task is not None and not task.stopping else None
+
+    def _ids_of(self, keys: Sequence[str]) -> list[str]:
+        return list(dict.fromkeys(t.id for k in keys if (t := self._live(k)) is not None))
 
     def inflight(self, keys: Sequence[str]) -> list[str]:
-        """The tasks training (or queued to train) any of these keys, without starting a
-        cluster: a server that never started one has nothing in flight."""
+        """The tasks training (or queued to train) any of these keys."""
         with self._lock:
-            if not self.started:
-                return []
-            self._forget_finished()
-            return list(dict.fromkeys(self._by_key[k] for k in keys if k in self._by_key))
+            return self._ids_of(keys)
 
     def mine(self, tasks: Sequence[str]) -> list[Task]:
         """Those of these tasks still in flight."""
         with self._lock:
-            self._forget_finished()
-            return [self._tasks[t] for t in tasks if t in self._tasks]
+            return [t for t in map(self._tasks.get, tasks) if t is not None and not t.stopping]
 
-    def watch(self, keys: Sequence[str]) -> Watch | None:
+    def status(self, keys: Sequence[str]) -> Status:
+        """Which of these runs are in flight, which failed and why, which were stopped
+        (with their curves so far)."""
+        with self._lock:
+            pending = tuple(k for k in keys if self._live(k) is not None)
+            return Status(pending, self._errors.pick(keys), self._cancelled.pick(keys))
+
+    def watch(self, keys: Sequence[str], requester: str | None = None) -> Watch | None:
         """Progress of the runs of these keys in flight, or None if none is."""
-        tasks = self.inflight(keys)
-        if not tasks:
-            return None
         wanted = set(keys)
+        with self._lock:
+            chosen = [self._tasks[t] for t in self._ids_of(keys)]
+            if not chosen:
+                return None
+            queue = self._queue()
+            mine = [(t.id, [k for k in t.keys if k in wanted], t.released) for t in chosen]
+            waiting = set().union(*(t.requesters for t in chosen))
+            first = next((i for i, t in enumerate(queue) if t in chosen), 0)
+            ahead = sum(len(t.keys) for t in queue[:first])
+        self._dispatch()  # workers may have joined an external cluster since
         records: dict[str, list[dict]] = {}
         untrained: dict[str, dict] = {}
         running = queued = 0
-        seconds = 0.0
-        with self._lock:
-            chosen = [self._tasks[t] for t in tasks if t in self._tasks]
-        for task in chosen:
-            board = self._metadata("progress", task.id) or {}
-            mine = [k for k in task.keys if k in wanted]
-            records |= {k: board[k] for k in mine if board.get(k)}
-            if not board:  # nothing trained yet: perhaps a picture of the untrained networks
-                first = self._metadata("untrained", task.id) or {}
-                untrained |= {k: first[k] for k in mine if k in first}
-            if board or self._metadata("started", task.id):
-                running += len(mine)
-                seconds += _seconds_left(task, board)
+        lefts: list[float | None] = []
+        for task, task_keys, released in mine:
+            board = (self._metadata("progress", task) or {}) if released else {}
+            runs = board.get("runs", {})
+            records |= {k: runs[k] for k in task_keys if runs.get(k)}
+            if released and not runs:  # perhaps a picture of the untrained networks
+                first_picture = self._metadata("untrained", task) or {}
+                untrained |= {k: first_picture[k] for k in task_keys if k in first_picture}
+            if runs or (released and self._metadata("started", task)):
+                running += len(task_keys)
+                lefts.append(board.get("seconds_left"))
             else:
-                queued += len(mine)
-        return Watch(records, untrained, running, queued, self._ahead(chosen),
-                     seconds if running else None, tuple(tasks))  # fmt: skip
-
-    def _ahead(self, tasks: list[Task]) -> int:
-        """Runs of other requests submitted earlier and not yet finished: the queue in
-        front of the first of these tasks."""
-        if not tasks:
-            return 0
-        first = min(t.submitted for t in tasks)
-        ids = {t.id for t in tasks}
-        with self._lock:
-            return sum(
-                len(t.keys)
-                for t in self._tasks.values()
-                if t.id not in ids and t.submitted < first and not t.future.done()
-            )
+                queued += len(task_keys)
+        # Running tasks train side by side on their workers: the last to end decides.
+        left = max(lefts) if lefts and None not in lefts else None
+        return Watch(records, untrained, running, queued, ahead, left,
+                     tuple(t[0] for t in mine), len(waiting), requester in waiting)  # fmt: skip
 
     def _metadata(self, corner: str, task: str):
         """One task's entry in a corner of the scheduler's metadata (None if it has none):
@@ -270,53 +430,9 @@ class JobEngine:
         except Exception:  # the scheduler is gone: nothing to show, the page says so
             return None
 
-    def _ending(self, task: str) -> tuple[str, str | None]:
-        """(status, message) of a task in flight or, once forgotten, as it ended."""
-        if task in self._tasks:
-            future = self._tasks[task].future
-            failed = future.status == "error"
-            return future.status, _message(future.exception()) if failed else None
-        return self._ended.get(task, ("finished", None))
-
-    def status(self, tasks: Sequence[str]) -> str:
-        """finished | error | cancelled | pending, over some tasks."""
-        with self._lock:
-            states = [self._ending(t)[0] for t in tasks]
-        if "error" in states or "lost" in states:
-            return "error"
-        if "cancelled" in states:
-            return "cancelled"
-        return "finished" if all(s == "finished" for s in states) else "pending"
-
-    def error(self, tasks: Sequence[str]) -> str | None:
-        """Why the first failed one of these tasks failed."""
-        with self._lock:
-            return next((m for m in (self._ending(t)[1] for t in tasks) if m), None)
-
-    def errors(self, keys: Sequence[str]) -> dict[str, str]:
-        """Why the latest training of these keys failed, for those that did."""
-        with self._lock:
-            if self.started:
-                self._forget_finished()
-            return self._errors.pick(keys)
-
-    def cancel(self, keys: Sequence[str]) -> None:
-        """Stop the tasks training these keys, keeping what they had drawn so far."""
-        with self._lock:
-            tasks = self.inflight(keys)
-            for task_id in tasks:
-                task = self._tasks[task_id]
-                for key, records in (self._metadata("progress", task_id) or {}).items():
-                    self._cancelled.put(key, records)
-                for key in task.keys:
-                    self._by_key.pop(key, None)
-                self.client.set_metadata([META, "cancel", task_id], True)
-                task.future.cancel()
-
-    def cancelled(self, keys: Sequence[str]) -> dict[str, list[dict]]:
-        """The partial curves of cancelled runs of these keys."""
-        with self._lock:
-            return self._cancelled.pick(keys)
+    def _set_metadata(self, corner: str, task: str, value) -> None:
+        with contextlib.suppress(Exception):  # the scheduler may be gone
+            self.client.set_metadata([META, corner, task], value)
 
     def trainings(self) -> list[dict]:
         """One record per run trained by this cluster's workers: its key, task, and the
@@ -326,8 +442,12 @@ class JobEngine:
     # --- one-off work ---------------------------------------------------------------------
 
     def run(self, function, *args, timeout: float = 600):
-        """Run a function on a worker and wait for its result."""
-        return self.client.submit(function, *args, pure=False).result(timeout=timeout)
+        """Run a function on the light worker (where there is one) and wait for its result:
+        a training never holds it up."""
+        _, _, light = self._cluster_shape()
+        future = self.client.submit(function, *args, pure=False, resources=light,
+                                    priority=ONE_OFF_PRIORITY)  # fmt: skip
+        return future.result(timeout=timeout)
 
     def describe(self, specs: Sequence[ExperimentSpec]) -> list[dict]:
         return self.run(describe_task, [s.to_dict() for s in specs], str(cache_root()))
@@ -339,12 +459,39 @@ class JobEngine:
         return self.run(prepare_task, name, str(cache_root()), timeout=3600)
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-            if self._cluster is not None:
-                self._cluster.close()
+        with self._connecting:
+            self._closed = True
+            client, cluster = self._client, self._cluster
             self._client = self._cluster = None
+        self._wake.set()  # the engine's thread ends
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _embedded_cluster(trainers: int, gpus: int):
+    """Worker processes, not threads: TensorFlow and Keras keep process-global state, and a
+    crash in one training must not take the web server down. One task at a time each;
+    with several GPUs each trainer sees its own; the light worker sees none."""
+    from distributed import Nanny, Scheduler, SpecCluster
+
+    memory = 1 / trainers  # a share of the machine's memory, as LocalCluster gives
+
+    def worker(resources: dict, env: dict) -> dict:
+        return {"cls": Nanny, "options": {
+            "host": "127.0.0.1", "nthreads": 1, "memory_limit": memory, "resources": resources,
+            "env": env, "dashboard": False, "dashboard_address": None,
+            "silence_logs": logging.WARN}}  # fmt: skip
+
+    pin = (lambda i: {"CUDA_VISIBLE_DEVICES": str(i)}) if gpus > 1 else (lambda i: {})
+    workers = {f"train-{i}": worker({TRAINING: 1}, pin(i)) for i in range(trainers)}
+    workers["light"] = worker({LIGHT: 1}, {"CUDA_VISIBLE_DEVICES": "-1"} if gpus else {})
+    # No dashboard; its HTTP server (health checks) on any free port, never a warning
+    # that 8787 is taken.
+    scheduler = {"cls": Scheduler, "options": {
+        "host": "127.0.0.1", "dashboard": False, "dashboard_address": "127.0.0.1:0"}}  # fmt: skip
+    return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.WARN)
 
 
 def _message(exc: BaseException | None) -> str:
@@ -353,17 +500,3 @@ def _message(exc: BaseException | None) -> str:
         return "training failed"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:300]
-
-
-def _seconds_left(task: Task, board: dict[str, list[dict]]) -> float:
-    """The epochs a running task has left, at the pace of its own latest epochs (each
-    record's seconds is its share of a fused chunk; fused runs advance together)."""
-    if not board:
-        return 0.0
-    pace = max(
-        (sum(r["seconds"] for r in rows[-5:]) / len(rows[-5:]) for rows in board.values() if rows),
-        default=0.0,
-    )
-    done = {k: rows[-1]["epoch"] for k, rows in board.items() if rows}
-    # Runs of one fused group share their epochs: the longest one decides.
-    return pace * max(task.epochs[k] - done.get(k, 0) for k in task.keys)

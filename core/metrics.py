@@ -19,6 +19,7 @@ Rows = list[dict[str, Any]]  # tidy points: variant, seed, epoch, split, metric,
 
 RISE = 1.10  # "overfits": the loss ends at least 10% above its value at the best epoch
 MEMORISED = 0.95  # "fits its noisy labels": final training accuracy at least this
+CHANCE_BAND = 0.05  # "at chance": held-out accuracy at most this above 1 / classes
 PREFIX = {"train": "", "validation": "val_", "test": "test_"}
 
 
@@ -33,12 +34,12 @@ def printed(record: dict[str, Any]) -> dict[str, float | None]:
     penalty; `val_loss` is measured at the end of the epoch in inference mode plus the
     penalty. The app's own view (loss, val_loss) is the data loss alone, both sets
     measured at the end of the epoch in inference mode."""
+    return {"loss": _plus(record.get("fit_loss"), record.get("fit_penalty")),
+            "val_loss": _plus(record.get("val_loss"), record.get("penalty"))}  # fmt: skip
 
-    def plus(value, penalty):
-        return None if value is None or penalty is None else value + penalty
 
-    return {"loss": plus(record.get("fit_loss"), record.get("fit_penalty")),
-            "val_loss": plus(record.get("val_loss"), record.get("penalty"))}  # fmt: skip
+def _plus(value: float | None, penalty: float | None) -> float | None:
+    return None if value is None or penalty is None else value + penalty
 
 
 # --- one run ----------------------------------------------------------------------------
@@ -64,6 +65,22 @@ def gap(history: History, split: str = "validation") -> float | None:
     last = history[-1]
     held, train = last.get(key(split)), last.get("loss")
     return None if held is None or train is None else held - train
+
+
+def printed_gap(history: History, split: str = "validation") -> float | None:
+    """gap() as Keras shows the numbers: the final held-out loss with the L1/L2 penalty
+    (fit's val_loss; evaluate's loss on the test split) minus fit's printed training loss.
+    Below 0, the printed training loss lies above the held-out loss."""
+    last = history[-1]
+    held = _plus(last.get(key(split)), last.get("penalty"))
+    train = printed(last)["loss"]
+    return None if held is None or train is None else held - train
+
+
+def epochs_to_fit(history: History) -> int | None:
+    """The first epoch whose training accuracy (on the labels trained on) reaches MEMORISED:
+    how fast a network fits its training set; None when it never does."""
+    return next((r["epoch"] for r in history if (r.get("accuracy") or 0) >= MEMORISED), None)
 
 
 def rise(history: History, split: str = "validation") -> float | None:
@@ -182,6 +199,12 @@ class Margin:
         agree = all(d > 0 for d in self.differences)
         return agree and self.difference > self.noise
 
+    @property
+    def lead(self) -> float:
+        """How far the narrower of the two conditions is cleared (the worst seed, or the
+        mean difference over the spread): which comparison a verdict turns on."""
+        return min(min(self.differences), self.difference - self.noise)
+
     def __str__(self) -> str:
         if not self.noise:
             return f"clears by {min(self.differences):.3g} on the worst seed"
@@ -195,5 +218,10 @@ def below(mine: Sequence[float], theirs: Sequence[float]) -> Margin:
 
 
 def above_bar(values: Sequence[float], bar: float) -> Margin:
-    """Every seed at or above a threshold."""
+    """Every seed above a threshold."""
     return Margin(tuple(v - bar for v in values), 0.0)
+
+
+def below_bar(values: Sequence[float], bar: float) -> Margin:
+    """Every seed below a threshold."""
+    return Margin(tuple(bar - v for v in values), 0.0)

@@ -7,6 +7,7 @@ functions only: importing core must never pay for TensorFlow.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,7 @@ class Architecture:
     title: str
     layers: Callable[[ExperimentSpec, DatasetInfo], list[Layer]]  # the hidden layers
     images_only: bool
+    own_widths: bool = False  # the course's exact network: `widths` cannot change it
 
 
 def image_augmentation(level: str, flip_ok: bool) -> dict[str, float | None]:
@@ -90,13 +92,28 @@ def _scaled(width: int, spec: ExperimentSpec) -> int:
     return max(1, round(width * width_scale(spec)))
 
 
-def _dense_block(units: int, spec: ExperimentSpec, activation: str = "relu") -> list[Layer]:
-    out = [Layer("Dense", (units,), regularized=True)]
-    if spec.batchnorm:
-        out.append(Layer("BatchNormalization", comment="before the activation"))
-    out.append(Layer("Activation", (activation,)))
-    if spec.dropout:
-        out.append(Layer("Dropout", (spec.dropout,)))
+def hidden_widths(spec: ExperimentSpec, default: tuple[int, ...]) -> tuple[int, ...]:
+    """The hidden dense layers' widths: the spec's own (`widths`), else the capacity's."""
+    return settings.layer_widths(spec.widths) or default
+
+
+def dropout_rate(spec: ExperimentSpec, depth: int) -> float:
+    """The rate of the Dropout after the hidden dense layer at this depth (0 = the first):
+    each deeper layer keeps dropout_taper of the rate before it (the course's 0.4, 0.2)."""
+    return round(spec.dropout * spec.dropout_taper**depth, 4)
+
+
+def _dense_blocks(widths: tuple[int, ...], spec: ExperimentSpec, activation: str = "relu"):
+    out = []
+    for depth, units in enumerate(widths):
+        out.append(Layer("Dense", (units,), regularized=True))
+        if spec.batchnorm:
+            out.append(Layer("BatchNormalization", comment="before the activation"))
+        out.append(Layer("Activation", (activation,)))
+        if spec.dropout:
+            tapered = depth and spec.dropout_taper != 1
+            note = f"{spec.dropout_taper:g} × the rate before it (Dropout taper)" if tapered else ""
+            out.append(Layer("Dropout", (dropout_rate(spec, depth),), comment=note))
     return out
 
 
@@ -112,9 +129,7 @@ POOL = Layer("MaxPooling2D", (2,), (("padding", "same"),))
 
 def mlp(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
     out = [Layer("Flatten")] if len(info.input_shape) > 1 else []
-    for units in MLP_UNITS[spec.capacity]:
-        out += _dense_block(units, spec)
-    return out
+    return out + _dense_blocks(hidden_widths(spec, MLP_UNITS[spec.capacity]), spec)
 
 
 def cnn(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
@@ -126,7 +141,7 @@ def cnn(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
         for _ in range(convs):
             out += _conv(f, spec, "relu")
         out.append(POOL)
-    return out + [Layer("Flatten")] + _dense_block(dense, spec)
+    return out + [Layer("Flatten")] + _dense_blocks(hidden_widths(spec, (dense,)), spec)
 
 
 def sign_cnn(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
@@ -158,7 +173,8 @@ def vgg(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
     out = []
     for item in VGG_LAYOUT:
         out += [POOL] if item == "M" else _conv(_scaled(item, spec), spec, "leaky_relu")
-    return out + [Layer("Flatten")] + _dense_block(_scaled(VGG_DENSE, spec), spec, "leaky_relu")
+    head = (_scaled(VGG_DENSE, spec),)
+    return out + [Layer("Flatten")] + _dense_blocks(head, spec, "leaky_relu")
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -166,8 +182,16 @@ ARCHITECTURES: dict[str, Architecture] = {
     for a in (
         Architecture("mlp", "dense network", mlp, images_only=False),
         Architecture("cnn", "convolutional network", cnn, images_only=True),
-        Architecture("sign_cnn", "the course's sign-language CNN", sign_cnn, images_only=True),
-        Architecture("vgg_cifar", "the course's VGG-style CNN", vgg, images_only=True),
+        Architecture(
+            "sign_cnn",
+            "the course's sign-language CNN",
+            sign_cnn,
+            images_only=True,
+            own_widths=True,
+        ),
+        Architecture(
+            "vgg_cifar", "the course's VGG-style CNN", vgg, images_only=True, own_widths=True
+        ),
     )
 }
 assert tuple(ARCHITECTURES) == settings.ARCHITECTURES, "one builder per architecture name"
@@ -175,8 +199,11 @@ assert tuple(ARCHITECTURES) == settings.ARCHITECTURES, "one builder per architec
 
 def check_compatible(spec: ExperimentSpec, info: DatasetInfo) -> None:
     """Refuse combinations that would silently mean nothing."""
-    if ARCHITECTURES[spec.arch].images_only and info.modality != "image":
+    arch = ARCHITECTURES[spec.arch]
+    if arch.images_only and info.modality != "image":
         raise SpecError(f"{spec.arch} needs images; {info.title} is {info.modality} data")
+    if arch.own_widths and spec.widths:
+        raise SpecError(f"layer widths do not apply to {arch.title}: its layers are the course's")
     if spec.augment != "none" and not augmentation_applies(info.modality):
         raise SpecError("augmentation is defined for images and tabular data, not for text")
     if spec.label_noise and info.task == "regression":
@@ -228,7 +255,98 @@ def build_model(spec: ExperimentSpec, info: DatasetInfo) -> Any:
     listed = layers(spec, info)
     for layer, name in zip(listed, layer_names(listed), strict=True):
         x = _keras_layer(layer, reg, name)(x)
-    return keras.Model(inputs, x, name=f"{spec.arch}_{spec.capacity}")
+    return keras.Model(inputs, x, name=model_name(spec))
+
+
+def model_name(spec: ExperimentSpec) -> str:
+    return f"{spec.arch}_{spec.capacity}"
+
+
+def layer_names(listed: list[Layer]) -> list[str]:
+    """Keras's layer names as build_model gives them: dense_1, dense_2, ..., output."""
+    counts: dict[str, int] = {}
+    names = []
+    for layer in listed:
+        counts[layer.kind] = counts.get(layer.kind, 0) + 1
+        names.append(f"{_snake(layer.kind)}_{counts[layer.kind]}")
+    return names[:-1] + ["output"]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One row of model.summary(), computed from the layer list without Keras."""
+
+    name: str
+    kind: str
+    output: tuple[int, ...]  # without the batch dimension
+    trainable: int
+    frozen: int  # non-trainable: BatchNorm's moving mean and variance
+
+    @property
+    def params(self) -> int:
+        return self.trainable + self.frozen
+
+
+def shapes(spec: ExperimentSpec, info: DatasetInfo) -> list[Shape]:
+    """Every layer's output shape and parameter counts, input first: what Keras's summary
+    lists, so a page can show it without importing TensorFlow."""
+    listed = layers(spec, info)
+    out = [Shape("input", "InputLayer", tuple(info.input_shape), 0, 0)]
+    for layer, name in zip(listed, layer_names(listed), strict=True):
+        out.append(Shape(name, layer.kind, *_output(layer, out[-1].output)))
+    return out
+
+
+def count_params(spec: ExperimentSpec, info: DatasetInfo) -> int:
+    """The network's weights as Keras's count_params() counts them (BatchNorm's moving
+    statistics included), without importing Keras: the web server prices requests with it."""
+    return sum(row.params for row in shapes(spec, info))
+
+
+def _output(layer: Layer, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int, int]:
+    """A layer's output shape and its trainable and non-trainable parameters, from its
+    input shape (channels last; every convolution and pooling here pads to "same")."""
+    args = [a.value if isinstance(a, Expr) else a for a in layer.args]
+    kwargs = dict(layer.kwargs)
+    if layer.kind == "Dense":
+        return (*shape[:-1], args[0]), shape[-1] * args[0] + args[0], 0
+    if layer.kind == "Conv2D":
+        filters, size = args[0], args[1]
+        return (*shape[:-1], filters), size * size * shape[-1] * filters + filters, 0
+    if layer.kind == "MaxPooling2D":
+        stride = kwargs.get("strides", args[0])
+        return (*(-(-side // stride) for side in shape[:-1]), shape[-1]), 0, 0
+    if layer.kind == "Flatten":
+        return (math.prod(shape),), 0, 0
+    if layer.kind == "BatchNormalization":  # gamma and beta learn; the moving stats do not
+        return shape, 2 * shape[-1], 2 * shape[-1]
+    return shape, 0, 0  # scaling, augmentation, activations, Dropout: shape unchanged
+
+
+def summary(spec: ExperimentSpec, info: DatasetInfo) -> str:
+    """model.summary() as Keras prints it, computed from the layer list."""
+    rows = shapes(spec, info)
+    table = [("Layer (type)", "Output Shape", "Param #")] + [
+        (f"{r.name} ({r.kind})", str((None, *r.output)), f"{r.params:,}") for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) + 2 for i in range(3)]
+    lines = [f"{a:<{widths[0]}}{b:<{widths[1]}}{c:>{widths[2]}}" for a, b, c in table]
+    rule = "─" * sum(widths)
+    trainable = sum(r.trainable for r in rows)
+    frozen = sum(r.frozen for r in rows)
+    totals = [("Total params", trainable + frozen), ("Trainable params", trainable),
+              ("Non-trainable params", frozen)]  # fmt: skip
+    return "\n".join([f'Model: "{model_name(spec)}"', lines[0], rule, *lines[1:], rule]
+                     + [f"{what}: {n:,} ({_memory(4 * n)})" for what, n in totals])  # fmt: skip
+
+
+def _memory(size: float) -> str:
+    """Keras's readable size of float32 weights."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024:
+            return f"{size:.2f} {unit}"
+        size /= 1024
+    return f"{size:.2f} TB"
 
 
 def layer_names(listed: list[Layer]) -> list[str]:

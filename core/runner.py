@@ -38,6 +38,8 @@ SPARE_BYTES = 20 * 2**20
 
 
 def run_key(spec: ExperimentSpec) -> str:
+    """The spec's cache key; DatasetError for settings its data cannot take."""
+    datasets.check_spec(spec)
     return spec.key(datasets.fingerprint_for(spec))
 
 
@@ -73,7 +75,7 @@ def execute(
             done[key] = Result(run, cached=True)
     todo = {k: s for k, s in zip(keys, specs, strict=True) if k not in done}
     while todo:
-        with _KeyLocks(store.root / "locks", list(todo)) as held:
+        with _KeyLocks(store, list(todo)) as held:
             mine = {}
             for key in held:
                 run = store.load(key)  # finished by someone else while we were waiting?
@@ -136,8 +138,9 @@ def _train(
 class _KeyLocks:
     """Try to take each key's lock without waiting; `held` lists the keys we got."""
 
-    def __init__(self, folder: Path, keys: list[str]):
-        self.folder, self.keys = folder, keys
+    def __init__(self, store: RunStore, keys: list[str]):
+        self.store, self.keys = store, keys
+        self.folder = store.root / "locks"
         self.locks: list[FileLock] = []
         self.held: list[str] = []
 
@@ -148,22 +151,44 @@ class _KeyLocks:
         except OSError as exc:
             raise CacheError.unwritable(root, exc) from exc
         for key in self.keys:
-            lock = _lock(self.folder, key)
             try:
-                lock.acquire(timeout=0)
-            except Timeout:
+                lock = _try_lock(self.folder, key)
+            except PermissionError as exc:
+                # A lock file this process cannot open, nor set aside (another user's, mode
+                # 000): train without it. Another server may then train this key too, which
+                # costs only time; refusing would block the key for good.
+                self.store.tell(f"cannot open the lock file {self.folder / f'{key}.lock'} "
+                                f"({exc.strerror or exc}); training without it")  # fmt: skip
+                self.held.append(key)
                 continue
             except OSError as exc:
                 self.__exit__()
                 raise CacheError.unwritable(root, exc) from exc
-            self.locks.append(lock)
-            self.held.append(key)
+            if lock is not None:
+                self.locks.append(lock)
+                self.held.append(key)
         return self.held
 
     def __exit__(self, *exc) -> None:
         for lock in self.locks:
             with contextlib.suppress(OSError):
                 lock.release()
+
+
+def _try_lock(folder: Path, key: str) -> FileLock | None:
+    """The key's lock if it is free now, else None. A lock file this process may not open
+    (mode 000, another user's) is set aside and made afresh, once."""
+    for fresh in (False, True):
+        lock = _lock(folder, key)
+        try:
+            lock.acquire(timeout=0)
+            return lock
+        except Timeout:
+            return None
+        except PermissionError:
+            if fresh or safefs.set_aside(folder.parent, Path(lock.lock_file)) is None:
+                raise
+    return None
 
 
 def _lock(folder: Path, key: str) -> FileLock:

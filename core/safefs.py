@@ -21,6 +21,7 @@ import stat
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 QUARANTINE = "quarantine"
 MAX_NAME = 255  # bytes in one path component on every common file system
@@ -116,8 +117,8 @@ def remove(root: Path, path: Path) -> bool:
     return True
 
 
-def read_regular(path: Path, limit: int, follow: bool = False) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes. Links are refused unless
+def open_regular(path: Path, limit: int, follow: bool = False) -> BinaryIO:
+    """A regular file of at most `limit` bytes, open for reading. Links are refused unless
     `follow` (a user's own data file may be one; the cache's entries never are)."""
     flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW)
     fd = os.open(path, flags)
@@ -127,13 +128,35 @@ def read_regular(path: Path, limit: int, follow: bool = False) -> bytes:
             raise OSError(errno.EINVAL, f"{path} is not a regular file")
         if info.st_size > limit:
             raise OSError(errno.EFBIG, f"{path} is larger than {limit // 2**20} MB")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(limit + 1)
-        if len(data) > limit:
-            raise OSError(errno.EFBIG, f"{path} is larger than {limit // 2**20} MB")
-        return data
-    finally:
+        return os.fdopen(fd, "rb")
+    except BaseException:
         os.close(fd)
+        raise
+
+
+def read_regular(path: Path, limit: int, follow: bool = False) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (see open_regular)."""
+    with open_regular(path, limit, follow) as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:  # it grew since it was opened
+        raise OSError(errno.EFBIG, f"{path} is larger than {limit // 2**20} MB")
+    return data
+
+
+def real_folder(root: Path, *parts: str) -> Path | None:
+    """root/parts..., if each part is a real folder (not a link, not a file), else None: a
+    link planted in the cache must not lead a reader elsewhere. The root is the operator's
+    choice and may itself be a link."""
+    current = Path(root)
+    for part in parts:
+        check_part(part)
+        current = current / part
+        try:
+            if not stat.S_ISDIR(os.lstat(current).st_mode):
+                return None
+        except OSError:
+            return None
+    return current
 
 
 def free_bytes(path: Path) -> int:

@@ -8,6 +8,7 @@ changes everywhere. Per-dataset defaults come from the dataset registry (core.da
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +41,32 @@ def convert(kind: type, text: str) -> Any:
         number = float(text)
         if not math.isfinite(number):
             raise ValueError("a finite number is needed")
-        return number
+        return number + 0.0  # -0 is 0: one value, one cache key (numpy refuses scale=-0.0)
     return text
+
+
+MAX_LAYERS, MAX_UNITS = 6, 4096  # what a hand-written list of hidden layers may ask for
+
+
+def layer_widths(text: str) -> tuple[int, ...]:
+    """Hidden layer widths from text ("512, 256"); () for no text. ValueError unless it
+    names 1 to MAX_LAYERS layers of 1 to MAX_UNITS units each."""
+    if not text.strip():
+        return ()
+    try:
+        units = tuple(convert(int, part.strip()) for part in text.split(","))
+    except ValueError:
+        raise ValueError("write whole numbers separated by commas, such as 512,256") from None
+    if len(units) > MAX_LAYERS:
+        raise ValueError(f"at most {MAX_LAYERS} layers")
+    if not all(1 <= u <= MAX_UNITS for u in units):
+        raise ValueError(f"each layer has 1 to {MAX_UNITS} units")
+    return units
+
+
+def _widths_spelling(text: str) -> str:
+    # One spelling per network ("512, 256" is "512,256"): equal networks, equal cache keys.
+    return ",".join(map(str, layer_widths(text)))
 
 
 L2_STEPS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
@@ -65,6 +90,7 @@ class Setting:
     url: str = ""
     cli: str = ""
     sweep: tuple = ()  # the values a sweep of this knob offers by default
+    spelling: Callable[[str], str] | None = None  # text kinds: the one way to write a value
 
     def describe(self, value: Any) -> str:
         if value == self.off and self.off_label:
@@ -77,6 +103,13 @@ class Setting:
         """SpecError when the value is outside the table."""
         if self.off is not None and value == self.off:
             return
+        if self.spelling:
+            try:
+                written = self.spelling(value)
+            except ValueError as exc:
+                raise SpecError(f"{self.name}: {exc}") from None
+            if written != value:
+                raise SpecError(f"{self.name} must be written {written!r}")
         if self.choices and value not in self.choices:
             raise SpecError(f"{self.name} must be one of {', '.join(map(str, self.choices))}")
         if self.low is not None and not self.low <= value <= self.high:
@@ -91,13 +124,15 @@ class Setting:
         is not a value of this kind at all."""
         if self.off_label and raw.strip().lower() == self.off_label:
             return self.off, None  # "off", "all": what describe() writes for the off value
-        value = convert(self.kind, raw.strip())
+        value = self.read(raw)
         if self.choices:
             if value not in self.choices and value != self.off:
                 raise ValueError(f"choose from {', '.join(map(str, self.choices))}")
             return value, None
-        if self.kind is bool or (self.off is not None and value == self.off):
+        if self.kind is bool:
             return value, None
+        if self.off_label and value == self.off:  # 0, -0, 1e-999: the off value, named
+            return self.off, None
         span = f"{self.describe(self.low)} to {self.describe(self.high)}"
         if self.low is not None and value < self.low:
             return self._fixed(self.low, raw, f"below the {self.label.lower()} range ({span})")
@@ -107,6 +142,11 @@ class Setting:
             nearest = min(self.steps, key=lambda s: abs(math.log(s) - math.log(value)))
             return self._fixed(nearest, raw, f"not one of the {self.label.lower()} steps")
         return value, None
+
+    def read(self, text: str) -> Any:
+        """A value of this kind from text, in its one spelling: ValueError if it is none."""
+        value = convert(self.kind, text.strip())
+        return self.spelling(value) if self.spelling else value
 
     def _fixed(self, value: Any, raw: str, why: str) -> tuple[Any, str]:
         if self.steps:
@@ -164,6 +204,18 @@ _TABLE = [
         sweep=CAPACITIES,
     ),
     Setting(
+        "widths",
+        "Layer widths",
+        "The hidden layers' widths, such as 512,256: the dense network's layers, or a CNN's "
+        f"dense head (1 to {MAX_LAYERS} layers of 1 to {MAX_UNITS} units). Empty: the network "
+        "size's. The 'less capacity' variant halves them.",
+        str,
+        off="",
+        url="w",
+        cli="--widths",
+        spelling=_widths_spelling,
+    ),
+    Setting(
         "l2",
         "L2 strength",
         "The weight of the squared-weights penalty. Too strong and the network underfits.",
@@ -207,6 +259,17 @@ _TABLE = [
         url="do",
         cli="--dropout",
         sweep=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+    ),
+    Setting(
+        "dropout_taper",
+        "Dropout taper",
+        "Each deeper hidden layer drops this fraction of the rate of the layer before it: 1 "
+        "keeps one rate everywhere; 0.5 gives the course's MNIST network 0.4, then 0.2.",
+        float,
+        0.1,
+        1.0,
+        step=0.05,
+        cli="--dropout-taper",
     ),
     Setting(
         "batchnorm",
@@ -330,7 +393,30 @@ _TABLE = [
         url="seeds",
         cli="--seeds",
     ),
+    Setting(
+        "sweep_values",
+        "Sweep values",
+        "How many values one sweep trains, each a branch of one fused training.",
+        int,
+        2,
+        10,
+    ),
+    # The server's, not a run's: what one request may ask of the job engine (core.budget).
+    Setting(
+        "max_cost",
+        "Largest request",
+        "The most training one request may ask for, in trillions: the sum over its runs of "
+        "epochs × training examples × the network's weights (how often a weight meets an "
+        "example). A link above it is refused, saying what to reduce.",
+        float,
+        1e-6,
+        1e9,
+    ),
 ]
+# Every lesson and every dataset's default comparison fits on one seed (the largest, the
+# VGG lesson, costs 60); 40 runs of the huge network for 1,000 epochs on MNIST-5k (102)
+# does not. An operator changes it with $OVERFITTING_LAB_MAX_COST.
+MAX_COST = 80.0
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in _TABLE}
 # The knobs a sweep can run along, in the order the Sweep page offers them.

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from core.settings import CAPACITIES, SETTINGS, SpecError, check, convert
+from core.settings import CAPACITIES, SETTINGS, SpecError, check, convert, layer_widths
 
 __all__ = ["CAPACITIES", "SpecError", "ExperimentSpec"]
 
@@ -38,9 +38,11 @@ class ExperimentSpec:
     data_size: int = 0  # generated datasets: training points drawn (0 for every other)
     arch: str = "mlp"
     capacity: str = "large"
+    widths: str = ""  # hidden layer widths ("512,256"); "" = the capacity's
     l2: float = 0.0
     l1: float = 0.0
     dropout: float = 0.0
+    dropout_taper: float = 1.0  # each deeper hidden layer's rate over the one before it
     batchnorm: bool = False
     augment: str = "none"
     train_size: int = 0  # 0 = the whole training split
@@ -56,8 +58,12 @@ class ExperimentSpec:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        """Canonical JSON: sorted keys, no spaces, so equal specs give equal bytes."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """Canonical JSON: sorted keys, no spaces, so equal specs give equal bytes. Fields
+        added since schema 4 are left out while at their defaults: a run cached before they
+        existed keeps its key."""
+        data = {k: v for k, v in self.to_dict().items()
+                if not (k in ADDED_LATER and v == ADDED_LATER[k])}  # fmt: skip
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, raw: Any) -> ExperimentSpec:
@@ -108,6 +114,8 @@ class ExperimentSpec:
         return replace(self, epochs=1, patience=0)
 
 
+ADDED_LATER = {"widths": "", "dropout_taper": 1.0}  # field -> default, see to_json
+
 _KINDS = {"bool": bool, "int": int, "float": float, "str": str}
 
 
@@ -131,7 +139,7 @@ def _coerce(name: str, type_name: str, value: Any) -> Any:
 # The lessons' named variants: what each one changes relative to the base spec.
 VARIANTS: dict[str, str] = {
     "baseline": "the dataset's default network, no regularization",
-    "small": "less capacity: fewer and narrower layers",
+    "small": "less capacity: fewer and narrower layers (layer widths given: half as wide)",
     "l1": "L1 weight penalty on every kernel (pushes weights to exactly zero)",
     "l2": "L2 weight penalty on every kernel (shrinks every weight)",
     "dropout": "Dropout after every hidden block",
@@ -162,13 +170,18 @@ def smaller_capacity(capacity: str) -> str:
     return "small" if CAPACITIES.index(capacity) > CAPACITIES.index("small") else "tiny"
 
 
+def narrower(widths: str) -> str:
+    """The 'small' variant's widths when the base names its own: every layer half as wide."""
+    return ",".join(str(max(1, units // 2)) for units in layer_widths(widths))
+
+
 def make_variant(base: ExperimentSpec, name: str, **strengths: Any) -> ExperimentSpec:
     """The spec of a named variant over a base spec. Strengths not given (l2, l1, dropout,
     augment) take their defaults from core.settings."""
     s = {k: strengths.get(k, SETTINGS[k].strength) for k in STRENGTHS}
     changes: dict[str, dict[str, Any]] = {
         "baseline": {},
-        "small": {"capacity": smaller_capacity(base.capacity)},
+        "small": {"capacity": smaller_capacity(base.capacity), "widths": narrower(base.widths)},
         "l1": {"l1": s["l1"]},
         "l2": {"l2": s["l2"]},
         "dropout": {"dropout": s["dropout"]},
@@ -201,6 +214,8 @@ def describe(spec: ExperimentSpec, default_capacity: str) -> str:
     on += [f"augment {spec.augment}"] if spec.augment != "none" else []
     combined = spec.l2 and spec.dropout and spec.batchnorm and spec.augment != "none"
     name = "combined" if combined and not spec.l1 else " + ".join(on) or "baseline"
+    if spec.widths:
+        return f"{name} ({spec.widths})"
     return name if spec.capacity == default_capacity else f"{name} ({spec.capacity})"
 
 

@@ -1,14 +1,18 @@
-"""What runs on a Dask worker: training tasks that publish their progress and read their
-cancel flag in the scheduler's metadata store, the one-off tasks the pages ask for (model
-summaries, augmentation previews, dataset preparation), and the plugins that set a worker
-up. Imported by worker processes; the web server only names these functions.
+"""What runs on a Dask worker: training tasks that publish their progress (with their own
+time-left figure) and read their stop flag in the scheduler's metadata store, the one-off
+tasks the pages ask for (model summaries, augmentation previews, dataset preparation), and
+the plugin that sets up the embedded cluster's workers. Imported by worker processes; the
+web server only names these functions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import signal
 import time
+from collections import deque
 
 from core.cache import CACHE_ENV, RunStore
 from core.spec import ExperimentSpec
@@ -17,9 +21,44 @@ TRAININGS_TOPIC = "trainings"  # one event per run actually trained, for operato
 META = "overfitting-lab"  # this project's corner of the scheduler's metadata store
 PUBLISH_SECONDS = 0.3
 BOARD_POINTS = 150
-CANCEL_CHECK_SECONDS = 0.5
+STOP_CHECK_SECONDS = 0.5  # the stop flag costs a scheduler round trip: at most this often
 SUMMARY_WIDTH = 100
 WORKER_NICENESS = 10
+PACE_SECONDS = 60.0  # the pace of a training: epochs per second over about the last minute
+GLIDE_SECONDS = 20.0  # the time-left figure moves to a new estimate over about this long
+
+
+class TimeLeft:
+    """One time-left figure per training, from its own pace, the same for every viewer.
+
+    None until two epochs after the first have been measured (the first epoch also pays
+    for tracing the graph). The pace is taken over about the last minute, never less than
+    two epochs; the figure then counts down like a clock and glides towards each new
+    estimate, so that one fast or slow chunk of epochs does not make it jump."""
+
+    def __init__(self) -> None:
+        self.marks: deque[tuple[float, int]] = deque()  # (time, epochs done)
+        self.figure: float | None = None
+        self.at = 0.0
+
+    def update(self, now: float, done: int, total: int) -> float | None:
+        """The figure after `done` of `total` epochs at time `now` (seconds, monotonic)."""
+        marks = self.marks
+        marks.append((now, done))
+        while len(marks) > 2 and now - marks[1][0] > PACE_SECONDS and done - marks[1][1] >= 2:
+            marks.popleft()
+        start, first = marks[0]
+        if done - first < 2 or now <= start:
+            return self.figure
+        estimate = (now - start) / (done - first) * (total - done)
+        if self.figure is None:
+            self.figure = estimate
+        else:
+            clock = max(0.0, self.figure - (now - self.at))  # counted down since the last
+            pull = 1 - math.exp(-(now - self.at) / GLIDE_SECONDS)
+            self.figure = clock + (estimate - clock) * pull
+        self.at = now
+        return self.figure
 
 
 def board(records: dict[str, list[dict]]) -> dict[str, list[dict]]:
@@ -43,31 +82,40 @@ def _without_probe(record: dict) -> dict:
 
 
 def train_task(spec_dicts: list[dict], cache: str, task: str) -> list[str]:
-    """Run or load every spec, publishing the records so far to the scheduler."""
+    """Run or load every spec, publishing the records so far and the time left to the
+    scheduler; stop (core.training.Cancelled) once the engine sets this task's stop flag."""
     from distributed import get_client, get_worker
 
-    from core.runner import execute
+    from core.runner import execute, run_key
+    from core.training import Cancelled
 
     os.environ[CACHE_ENV] = cache  # uploads and downloads live in the client's cache folder
     client, worker = get_client(), get_worker()
     specs = [ExperimentSpec.from_dict(d) for d in spec_dicts]
+    planned = {run_key(s): s.epochs for s in specs}
     records: dict[str, list[dict]] = {}
-    last = {"check": 0.0, "publish": 0.0}
-    client.set_metadata([META, "started", task], time.time())
+    clock = TimeLeft()
+    last = {"check": -math.inf, "publish": -math.inf, "done": 0, "left": None}
 
     def should_stop() -> bool:
-        now = time.monotonic()  # one scheduler round-trip at most every half second
-        if now - last["check"] < CANCEL_CHECK_SECONDS:
+        now = time.monotonic()
+        if now - last["check"] < STOP_CHECK_SECONDS:
             return False
         last["check"] = now
-        return bool(client.get_metadata([META, "cancel", task], False))
+        return bool(client.get_metadata([META, "stop", task], False))
+
+    def publish() -> None:
+        runs = board(records)
+        client.set_metadata([META, "progress", task], {"runs": runs, "seconds_left": last["left"]})
 
     def progress(key: str, record: dict) -> None:
         records.setdefault(key, []).append(record)
+        last["done"] = max(last["done"], record["epoch"])  # fused runs advance together
         now = time.monotonic()
         if now - last["publish"] >= PUBLISH_SECONDS:
             last["publish"] = now
-            client.set_metadata([META, "progress", task], board(records))
+            last["left"] = clock.update(now, last["done"], max(planned[k] for k in records))
+            publish()
 
     untrained: dict[str, dict] = {}
 
@@ -75,11 +123,14 @@ def train_task(spec_dicts: list[dict], cache: str, task: str) -> list[str]:
         untrained[key] = snapshot  # the first picture, long before the first epoch
         client.set_metadata([META, "untrained", task], untrained)
 
+    if should_stop():  # withdrawn while it waited for this worker: not even the data
+        raise Cancelled("training was cancelled before it started")
+    client.set_metadata([META, "started", task], time.time())
     started = time.time()
-    store = RunStore(cache)
-    results = execute(specs, store, on_progress=progress, should_stop=should_stop,
+    results = execute(specs, RunStore(cache), on_progress=progress, should_stop=should_stop,
                       on_start=start)  # fmt: skip
-    client.set_metadata([META, "progress", task], board(records))
+    last["left"] = 0.0
+    publish()
     ended = time.time()
     for result in results:
         if not result.cached:
@@ -201,34 +252,23 @@ def _another(knob: str, value):
     return value
 
 
-def background_priority():
-    """A worker plugin: trainings yield the CPU to the web server on the same machine, so
-    pages stay quick while a class trains; idle cycles still all go to training."""
+def embedded_worker_setup():
+    """A worker plugin for the embedded cluster's workers: trainings yield the CPU to the
+    web server on the same machine, so pages stay quick while a class trains (idle cycles
+    still all go to training); and a Ctrl-C or SIGTERM sent to the server's process group
+    leaves the workers to the engine's orderly close instead of killing them mid-task
+    (their nanny would restart them, with warnings in the server log). A worker still ends
+    with the server: it watches its parent process."""
     from distributed import WorkerPlugin
 
-    class Background(WorkerPlugin):
-        name = "background-priority"
+    class Setup(WorkerPlugin):
+        name = "overfitting-lab-setup"
 
         def setup(self, worker) -> None:
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICENESS)
+            with contextlib.suppress(ValueError):  # only the main thread may; it does here
+                for number in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(number, signal.SIG_IGN)
 
-    return Background()
-
-
-def gpu_pinning(count: int):
-    """A worker plugin: each worker sees one GPU, chosen by its name (0, 1, ...), before
-    TensorFlow is imported there."""
-    from distributed import WorkerPlugin
-
-    class PinGPU(WorkerPlugin):
-        name = "pin-gpu"
-
-        def setup(self, worker) -> None:
-            try:
-                index = int(worker.name) % count
-            except (TypeError, ValueError):
-                index = 0
-            os.environ["CUDA_VISIBLE_DEVICES"] = str(index)
-
-    return PinGPU()
+    return Setup()

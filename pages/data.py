@@ -5,7 +5,6 @@ import streamlit as st
 
 from core import datasets
 from core.datasets import DatasetError
-from core.settings import SETTINGS
 from core.spec import SpecError
 from ui import app, data_view
 from ui.engine import ensure_prepared
@@ -30,7 +29,4 @@ data_view.balance(data, used)
 data_view.examples(used)
 
 st.subheader("Augmentation preview")
-levels = SETTINGS["augment"].choices
-level = st.radio("Level", levels, horizontal=True, key="preview_level",
-                 index=levels.index(comparison.strengths()["augment"]))  # fmt: skip
-data_view.augmentation_preview(base, used, level)
+data_view.augmentation_preview(base, used)

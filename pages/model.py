@@ -3,7 +3,7 @@ and trains it, ready to paste into a notebook."""
 
 import streamlit as st
 
-from core import datasets
+from core import datasets, models
 from core.codegen import keras_code
 from core.datasets import DatasetError
 from core.spec import SpecError
@@ -16,20 +16,21 @@ try:
     labelled = [(label, spec) for label, spec in comparison.labelled_specs() if spec.seed == 0]
     ensure_prepared(comparison.dataset_name)
     info = datasets.info(comparison.dataset_name)
+    shapes = [models.shapes(spec, info) for _, spec in labelled]
 except (DatasetError, SpecError) as exc:
     st.error(str(exc))
     st.stop()
 st.caption(
-    "The networks of this comparison, as Keras builds them. Summaries come from a training "
-    "worker, so this page never loads TensorFlow into the web server. The code loads the "
-    "data itself, with exactly this app's preprocessing, and runs in a fresh notebook."
+    "The networks of this comparison, as Keras builds them: the summary is model.summary() "
+    "worked out from the same list of layers the training worker builds (a test checks "
+    "both agree), so this page opens at once, even while the workers are busy. The code "
+    "loads the data itself, with exactly this app's preprocessing, and runs in a fresh "
+    "notebook."
 )
-described = model_view.summaries(labelled)
-model_view.table(labelled, described)
-for (label, spec), one in zip(labelled, described, strict=True):
-    with st.expander(f"{label}: {one['params']:,} parameters" if one else label,
-                     expanded=len(labelled) == 1):  # fmt: skip
+model_view.table(labelled, shapes)
+for (label, spec), layers in zip(labelled, shapes, strict=True):
+    params = sum(layer.params for layer in layers)
+    with st.expander(f"{label}: {params:,} parameters", expanded=len(labelled) == 1):
         code, summary = st.tabs(["Keras code", "model.summary()"])
         code.code(keras_code(spec, info), language="python")
-        if one:
-            summary.code(one["summary"], language=None)
+        summary.code(models.summary(spec, info), language=None)

@@ -8,12 +8,16 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
+from urllib.parse import parse_qsl
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core import datasets, lessons
 from core.cache import RunStore
-from core.comparison import Comparison
+from core.comparison import QUERY, Comparison, sweep_values
+from core.settings import SETTINGS
 from tests.support import ROOT
 
 APP = str(ROOT / "streamlit_app.py")
@@ -44,7 +48,9 @@ def app(cluster, monkeypatch, apptest_navigation):
         for key, value in (query or {}).items():
             at.query_params[key] = value
         at.run()
-        if page:
+        if page:  # as if the link named this page: the Compare page rewrote a sweep's link
+            at.query_params.clear()
+            at.query_params.update(query or {})
             at.switch_page(page).run()
         return at
 
@@ -97,7 +103,7 @@ def test_opens_with_the_lesson_above_the_charts_ready_to_run(app):
     assert at.title[0].value == "Regularization on Digits 8x8"
     claim = at.info[0].value
     assert claim.startswith("400 training digits are few for this network")
-    assert "BatchNorm, augmentation and all combined end" in claim
+    assert "Less capacity, L2, Dropout, augmentation and all combined end" in claim
     assert button(at, "run").label == "Run (7 to train)"
     assert len(at.multiselect(key="cmp_variants").value) == 7
 
@@ -158,32 +164,47 @@ def test_run_trains_through_the_job_engine_then_replays_from_the_cache(app):
     assert engine().trainings() == trained
 
 
+def following(at: AppTest) -> bool:
+    """Runs of this comparison train for someone else: curves, progress, no Cancel."""
+    return button(at, "run") is not None and button(at, "run").label == "Training…"
+
+
 def test_a_second_session_finds_and_follows_a_running_training(app):
-    """A reload, a second tab, another student with the link: no Run of their own, yet
-    they see the progress, the curves growing, and the finished comparison."""
+    """A reload, a second tab, another student with the link: no Run of their own and no
+    Cancel (the training is not theirs to stop), yet they see the progress, the curves
+    growing, and the finished comparison."""
     query = {**TINY, "ep": "400", "cap": "large", "seeds": "2"}
     first = app(query)
     button(first, "run").click().run()
+    assert busy(first)  # the session that asked may cancel
     second = app(query)
-    until(second, lambda a: busy(a) and a.get("progress") and charts(a), timeout=120)
+    until(second, lambda a: following(a) and a.get("progress") and charts(a), timeout=120)
     assert "of epochs" in second.get("progress")[0].proto.text
-    assert button(second, "run") is None  # nothing to start: it is running
-    until(second, lambda a: not busy(a), timeout=300)
+    assert button(second, "cancel") is None
+    until(second, lambda a: not following(a), timeout=300)
     assert button(second, "run").label == "All cached"
     assert len(summary_rows(second)) == 2
 
 
-def test_a_training_left_behind_is_listed_and_cancel_keeps_its_curves(app):
+def still_training(at: AppTest) -> list:
+    return [p.proto for p in at.get("page_link") if p.proto.label.startswith("Still training")]
+
+
+def test_a_change_during_training_offers_its_own_run_and_lists_the_old_one(app):
     query = {**TINY, "ep": "900", "cap": "large", "v": "baseline"}
     at = app(query)
     button(at, "run").click().run()
     until(at, lambda a: busy(a) and charts(a), timeout=120)
     at.number_input(key="cmp_epochs").set_value(899).run()  # a nudge: another comparison
-    assert not busy(at)
-    still = [c.value for c in at.caption if "Still training" in c.value]
-    assert len(still) == 1 and "ep=900" in still[0]
-    at = app(query)  # back to it, in a new session: following it
-    until(at, lambda a: busy(a), timeout=30)
+    assert not busy(at) and not at.exception
+    assert button(at, "run").label == "Run (1 to train)"  # the new comparison's own run
+    assert at.query_params["ep"] == "899"
+    (link,) = still_training(at)
+    assert "ep=900" in link.query_string  # the old one keeps training, on its own link
+    at.query_params.clear()
+    at.query_params.update(dict(kv.split("=") for kv in link.query_string.split("&")))
+    at.run()  # back to it by its link: still this session's training
+    until(at, busy, timeout=30)
     button(at, "cancel").click().run()
     assert not busy(at)
     cancelled = [w.value for w in at.warning if w.value.startswith("Cancelled at epoch")]
@@ -199,10 +220,10 @@ def test_two_sessions_asking_at_once_share_one_training(app):
     before = len(engine().trainings())
     button(first, "run").click().run()
     second.run()
-    if button(second, "run") is not None and button(second, "run").label.startswith("Run"):
+    if button(second, "run").label.startswith("Run"):
         button(second, "run").click().run()
     for at in (first, second):
-        until(at, lambda a: not busy(a))
+        until(at, lambda a: button(a, "run") and button(a, "run").label == "All cached")
     mine = {e.key for e in Comparison.from_query(query)[0].entries(RunStore())}
     time.sleep(1)  # workers report trainings asynchronously
     keys = [t["key"] for t in engine().trainings()[before:] if t["key"] in mine]
@@ -292,14 +313,18 @@ def test_data_page_shows_splits_balance_samples_and_augmentation(app):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Training examples used"] == "400" and metrics["Test"] == "360"
     assert "Class balance" in texts(at) and "Augmentation preview" in texts(at)
-    assert len(at.get("image")) >= 10 * 6 + 4  # samples per class, then augmented rows
-    assert "no flips" in texts(at)
+    assert len(at.get("image")) == 10 * 6  # samples per class: they never wait for a worker
+    until(at, lambda a: "no flips" in texts(a), timeout=120)  # the worker's preview
+    assert len(at.get("image")) == 10 * 6 + 2 * 4 * 6  # per level: 4 originals, 5 draws each
 
 
-def test_data_page_on_a_table_previews_the_models_own_noise_layer(app):
+def test_data_page_says_what_it_waits_for_then_previews_the_models_noise_layer(app):
     at = app({"ds": "moons"}, page="pages/data.py")
     assert not at.exception
-    assert any("GaussianNoise layer" in c.value for c in at.caption)
+    waiting = [i.value for i in at.info if "A training worker is drawing" in i.value]
+    previewed = [c.value for c in at.caption if "GaussianNoise layer" in c.value]
+    assert waiting or previewed  # honest while it waits, never an empty section
+    until(at, lambda a: sum("GaussianNoise layer" in c.value for c in a.caption) == 2)
 
 
 def test_model_page_shows_whole_summaries_and_code(app):
@@ -358,10 +383,8 @@ def test_a_missing_download_explains_itself(app):
 
 def test_a_cached_boundary_comparison_draws_without_tensorflow(cache_dir, apptest_navigation):
     """Trained here, then drawn in a fresh process that must never import TensorFlow."""
-    from core.runner import execute
-
-    comparison, _ = Comparison.from_query(MOONS)
-    execute([spec for _, spec in comparison.labelled_specs()])
+    precompute("run", "--dataset", "moons", "--variants", "baseline,l2", "--epochs", "6",
+               "--capacity", "small", "--size", "60")  # fmt: skip
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(ROOT)!r})
@@ -385,3 +408,206 @@ def test_a_cached_boundary_comparison_draws_without_tensorflow(cache_dir, apptes
                           timeout=300, env=os.environ | {"PYTHONPATH": str(ROOT)})  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "IMPORTED []" in done.stdout
+
+
+# --- the link is the state: every transition, every hostile value -------------------------
+
+CACHED_LESSON = "iris-batchnorm"  # the cheapest lesson to train whole: precomputed below
+
+
+def every_pair(nodes: list) -> list:
+    """A walk through every ordered pair of distinct nodes exactly once: an Eulerian
+    circuit of the complete directed graph (Hierholzer)."""
+    left = {a: [b for b in nodes if b != a] for a in nodes}
+    stack, walk = [nodes[0]], []
+    while stack:
+        if left[stack[-1]]:
+            stack.append(left[stack[-1]].pop())
+        else:
+            walk.append(stack.pop())
+    return walk[::-1]
+
+
+def on_screen(at: AppTest) -> Comparison:
+    """The comparison the widgets show, built from their values alone."""
+    shown = {w.key[len("cmp_"):]: w.value for kind in WIDGETS for w in at.get(kind)
+             if str(getattr(w, "key", "")).startswith("cmp_")}  # fmt: skip
+    comparison = Comparison(preset=shown.pop("preset"), dataset=shown.pop("dataset", "digits"))
+    if "variants" in shown:
+        comparison = replace(comparison, variants=tuple(shown.pop("variants")))
+    if "sweep" in shown:
+        knob = shown.pop("sweep")
+        comparison = replace(
+            comparison, sweep=knob, values=sweep_values(knob, shown.pop("values"))[0]
+        )
+    for name, value in shown.items():
+        if name not in ("upload", "folder"):
+            comparison = comparison.with_value(name, value)
+    return comparison.fitted([])
+
+
+WIDGETS = ("selectbox", "multiselect", "text_input", "select_slider", "slider", "number_input",
+           "radio", "toggle", "segmented_control")  # fmt: skip
+
+
+def check(at: AppTest, store: RunStore, step: str) -> None:
+    """No exception; the link is the canonical link of what is on screen; the page shows
+    that comparison; and it says cached exactly when the cache has every run."""
+    assert not at.exception, (step, [e.value for e in at.exception])
+    shown = on_screen(at)
+    assert dict(at.query_params) == shown.to_query(), step
+    assert at.session_state["comparison"] == shown, step
+    title = shown.lesson.title if shown.lesson else None
+    if title and at.title:
+        assert at.title[0].value == title, step
+    if button(at, "run") is not None:  # not for a dataset that needs a download
+        cached = all(e.run for e in shown.entries(store))
+        assert (button(at, "run").label == "All cached") == cached, step
+
+
+def one_more_click(at: AppTest, turn: int) -> str:
+    """Every other step the loss axis flips; otherwise a slider moves one step (or, with
+    no slider in the sidebar, the epochs box). A page that waits for a download has no
+    loss axis."""
+    if turn % 2 == 0 and at.get("segmented_control"):
+        scale = at.segmented_control(key="cmp_scale")
+        scale.set_value("log" if scale.value == "linear" else "linear").run()
+        return "scale"
+    steps = [s for s in at.sidebar.get("select_slider") if s.key.startswith("cmp_")]
+    sliders = [s for s in at.sidebar.get("slider") if s.key.startswith("cmp_")]
+    if steps:
+        setting = SETTINGS[steps[0].key[len("cmp_") :]]
+        options = [setting.off, *setting.steps]
+        steps[0].set_value(options[(options.index(steps[0].value) + 1) % len(options)]).run()
+        return steps[0].key
+    if sliders:
+        slider = sliders[0]
+        up = round(slider.value + slider.step, 2)
+        slider.set_value(up if up <= slider.max else slider.min).run()
+        return slider.key
+    at.number_input(key="cmp_epochs").increment().run()
+    return "cmp_epochs"
+
+
+def precompute(*args: str) -> None:
+    """Train into this test's cache as a teacher does before class, in a process of its
+    own (TensorFlow in this one would slow every later AppTest run fiftyfold)."""
+    done = subprocess.run([sys.executable, "-m", "core", *args, "--quiet"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.fixture
+def cached_lesson(apptest_navigation) -> RunStore:
+    """One whole lesson trained into this test's cache, as a teacher's precompute does."""
+    precompute("precompute", "--preset", CACHED_LESSON)
+    return RunStore()
+
+
+def walk(at: AppTest, store: RunStore, widget: str, nodes: list) -> int:
+    """Choose every node after every other (then one more click each), checking every
+    step; returns how often the cached lesson was on screen."""
+    seen_cached = 0
+    if at.selectbox(key=widget).value != nodes[0]:
+        at.selectbox(key=widget).select(nodes[0]).run()
+    for turn, node in enumerate(every_pair(nodes)[1:]):
+        at.selectbox(key=widget).select(node).run()
+        check(at, store, f"{widget} -> {node!r}")
+        seen_cached += node == CACHED_LESSON
+        clicked = one_more_click(at, turn)
+        check(at, store, f"{widget} -> {node!r}, then {clicked}")
+    return seen_cached
+
+
+def test_every_transition_keeps_the_link_the_state(cached_lesson):
+    """Every lesson to every other and to the free comparison, every offline dataset to
+    every other, Compare to Sweep and back, each followed by one more click."""
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["preset"] = CACHED_LESSON
+    at.run()
+    check(at, cached_lesson, "opened")
+    assert button(at, "run").label == "All cached"
+    compare = ["", *(n for n, item in lessons.LESSONS.items() if not item.sweep)]
+    nodes = [CACHED_LESSON, *(n for n in compare if n != CACHED_LESSON)]
+    assert walk(at, cached_lesson, "cmp_preset", nodes) == len(nodes) - 1
+    at.selectbox(key="cmp_preset").select("").run()
+    offline = [n for n, d in datasets.registry().items() if d.source != "download"]
+    walk(at, cached_lesson, "cmp_dataset", offline)
+    for turn, name in enumerate(offline):  # Compare <-> Sweep, through the pages' own links
+        at.selectbox(key="cmp_dataset").select(name).run()
+        for page in ("Sweep", "Compare"):
+            follow(at, page)
+            check(at, cached_lesson, f"{name}: to {page}")
+            clicked = one_more_click(at, turn)
+            check(at, cached_lesson, f"{name}: to {page}, then {clicked}")
+    follow(at, "Sweep")
+    sweeps = ["", *(n for n, item in lessons.LESSONS.items() if item.sweep)]
+    walk(at, cached_lesson, "cmp_preset", sweeps)
+
+
+def follow(at: AppTest, title: str) -> None:
+    """Click a page in the sidebar: its link carries the comparison."""
+    (link,) = [p.proto for p in at.sidebar.get("page_link") if p.proto.label == title]
+    at.query_params.clear()
+    at.query_params.update(parse_qsl(link.query_string))
+    at.switch_page(f"pages/{title.lower()}.py").run()
+
+
+PAGES = ("pages/compare.py", "pages/sweep.py", "pages/data.py", "pages/model.py",
+         "pages/runs.py")  # fmt: skip
+# Values that once crashed pages: a slider's minimum above 0, numpy's scale < 0, "off".
+HOSTILE = ("0", "-0", "off", "1e-999")
+FIELD_REPORT = [{"ds": "sine", "ln": "0.2"}, {"ds": "moons", "noise": "-0"},
+                {"ds": "iris", "sweep": "train_size", "vals": "10,100,1000"},
+                {"ds": "breast_cancer", "sweep": "l2"}, {"l2": "off"}, {"do": "off"}]  # fmt: skip
+
+
+def hostile_links() -> list[dict]:
+    """Every key of a link with every hostile value, where it would apply."""
+    where = {"vals": {"ds": "moons", "sweep": "l2"}, "ds": {}, "preset": {}}
+    applies = {"ds": "moons", "v": "baseline,l1,l2,dropout,augment"}
+    keys = [*QUERY.values(), *(s.url for s in SETTINGS.values() if s.url)]
+    return [where.get(key, applies) | {key: raw} for key in keys for raw in HOSTILE]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_link_breaks_any_page(app, page):
+    """Every key x 0, -0, off, 1e-999 (and the links of the field report) on every page:
+    no exception, and the link the page writes back is canonical."""
+    at = app(page=page)
+    for query in [*hostile_links(), *FIELD_REPORT]:
+        at.query_params.clear()
+        at.query_params.update(query)
+        at.run()
+        assert not at.exception, (page, query, [e.value for e in at.exception])
+        back, notes = Comparison.from_query(dict(at.query_params))
+        assert notes == [] and back == at.session_state["comparison"], (page, query)
+
+
+def test_a_request_above_the_budget_says_why_instead_of_run(app, monkeypatch):
+    """The server's budget (core.jobs.budget_problem) decides; the page shows its words."""
+    from ui import views
+
+    def budget(specs) -> str | None:
+        return f"{len(specs)} runs are more than this server allows; choose fewer variants" \
+            if len(specs) > 2 else None  # fmt: skip
+
+    monkeypatch.setattr(views, "budget_problem", budget)
+    at = app()
+    assert not at.exception and button(at, "run") is None
+    assert "7 runs are more than this server allows" in texts(at)
+    at.multiselect(key="cmp_variants").set_value(["baseline", "l2"]).run()
+    assert button(at, "run").label == "Run (2 to train)"
+
+
+def test_time_left_says_estimating_until_the_server_has_a_figure():
+    from core.jobs import Watch
+    from ui.live import progress
+    from ui.views import View
+
+    comparison = Comparison.from_query(TINY)[0]
+    view = View(comparison, comparison.entries(RunStore()), "t", None, datasets.info("iris"))
+    watch = Watch({}, {}, running=2, queued=0, ahead=0, seconds_left=None, tasks=())
+    assert progress(view, watch)[1] == "0% of epochs · training 2 run(s), estimating the time left…"
+    later = Watch({}, {}, running=2, queued=0, ahead=0, seconds_left=30.0, tasks=())
+    assert progress(view, later)[1] == "0% of epochs · training 2 run(s), about 30 s left"

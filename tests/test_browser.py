@@ -15,6 +15,9 @@ from tests.support import ROOT
 CHROMIUM = chromium()
 ARTIFACTS = ROOT / "test-artifacts"
 PROJECTOR = {"width": 1280, "height": 720}
+# Waits for a training end on the event; this is only a safety limit, generous enough for a
+# shared classroom server many times slower than a developer's machine.
+TRAINING = 1_800_000  # ms
 
 pytestmark = pytest.mark.browser
 if not CHROMIUM and not os.environ.get("REQUIRE_BROWSER"):
@@ -72,12 +75,12 @@ def test_a_comparison_trains_live_and_its_lesson_fills_a_projectors_first_screen
     expect(run).to_be_enabled(timeout=60_000)
     run.click()
     # Live: the progress line and the curves while the job runs...
-    expect(page.get_by_text(re.compile(r"\d+% of epochs"))).to_be_visible(timeout=180_000)
-    expect(page.locator(".vega-embed").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"\d+% of epochs"))).to_be_visible(timeout=TRAINING)
+    expect(page.locator(".vega-embed").first).to_be_visible(timeout=TRAINING)
     page.wait_for_timeout(2000)
     page.screenshot(path=str(ARTIFACTS / "compare-live-1280x720.png"))
     # ...then the finished comparison, redrawn from the cache.
-    expect(page.get_by_role("button", name="All cached")).to_be_visible(timeout=300_000)
+    expect(page.get_by_role("button", name="All cached")).to_be_visible(timeout=TRAINING)
     expect(page.get_by_text("Summary", exact=True)).to_be_attached()
     settle(page)
     page.screenshot(path=str(ARTIFACTS / "compare-1280x720.png"))
@@ -96,7 +99,7 @@ def test_the_default_lesson_is_the_first_thing_on_the_screen(server, browser):
     expect(page.get_by_text(re.compile("training points are few for this network"))) \
         .to_be_visible(timeout=60_000)  # fmt: skip
     page.get_by_role("button", name=re.compile(r"Run \(7 to train\)")).click()
-    expect(page.get_by_role("button", name="All cached")).to_be_visible(timeout=300_000)
+    expect(page.get_by_role("button", name="All cached")).to_be_visible(timeout=TRAINING)
     settle(page)
     expect(page.get_by_text("What each network computes")).to_have_count(1)
     page.screenshot(path=str(ARTIFACTS / "moons-1280x720.png"))
@@ -135,3 +138,101 @@ def test_a_shared_link_to_a_page_opens_it_on_a_fresh_server(server, browser):
     page.goto(f"{server}/runs")
     expect(page.get_by_role("heading", name="Runs")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_the_two_headline_charts_fill_the_first_screen(server, browser, cache_dir):
+    """On a projector (present=1: the sidebar closed) the loss curves and the effect chart
+    share the width of the first screen, each over 540 pixels wide, both wholly inside
+    its 720 pixels; with the sidebar open they still fit, side by side."""
+    import subprocess
+    import sys
+
+    from playwright.sync_api import expect
+
+    query = "ds=iris&v=baseline,dropout,l2&ep=20"
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "run", "--dataset", "iris", "--variants",
+         "baseline,dropout,l2", "--epochs", "20"],
+        cwd=ROOT, env=os.environ | {"OVERFITTING_LAB_CACHE": str(cache_dir)},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    for mode, name, least in (("present=1&", "presentation", 540), ("", "normal", 380)):
+        page = browser.new_page(viewport=PROJECTOR)
+        page.goto(f"{server}/?{mode}{query}")
+        expect(page.get_by_role("button", name="All cached")).to_be_visible(timeout=60_000)
+        settle(page)
+        page.screenshot(path=str(ARTIFACTS / f"headline-{name}-1280x720.png"))
+        curves, effect = (e.bounding_box() for e in page.locator(".vega-embed").all()[:2])
+        for box in (curves, effect):
+            assert box["y"] >= 0 and box["y"] + box["height"] <= PROJECTOR["height"], box
+            assert box["width"] >= least, (mode, box)
+        assert curves["y"] == pytest.approx(effect["y"], abs=2)  # side by side
+        assert curves["x"] + curves["width"] <= effect["x"]
+        assert effect["x"] + effect["width"] <= PROJECTOR["width"]
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick an option of a sidebar select box, as a teacher does."""
+    page.get_by_test_id("stSidebar").get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def uncovered(page, locator) -> bool:
+    """Nothing lies over the top edge of this element: what a click there would hit."""
+    box = locator.bounding_box()
+    return page.evaluate(
+        "([x, y, text]) => (document.elementFromPoint(x, y)?.innerText || '').includes(text)",
+        [box["x"] + box["width"] / 2, box["y"] + 2, locator.inner_text()],
+    )
+
+
+def test_lesson_to_lesson_to_free_comparison_at_a_projector(server, browser):
+    """The second click of a lesson once crashed the page; the link is now the state."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=PROJECTOR)
+    page.goto(f"{server}/?preset=moons-boundary")
+    expect(page.get_by_role("heading", name="See it: the decision boundary")).to_be_visible(
+        timeout=60_000
+    )
+    choose(page, "Lesson", "Does BatchNorm help on iris?")
+    expect(page.get_by_role("heading", name="Does BatchNorm help on iris?")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/\?preset=iris-batchnorm$"))
+    run = page.get_by_role("button", name="Run (4 to train)")
+    expect(run).to_be_visible()
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "lesson-switch-1280x720.png"))
+    assert uncovered(page, run)  # once half under Streamlit's header
+    page.get_by_test_id("stSidebar").get_by_role("combobox", name="Lesson").click()
+    for option in page.get_by_role("option").all():  # every lesson's whole name
+        assert option.evaluate("e => e.scrollWidth <= e.clientWidth"), option.inner_text()
+    page.get_by_role("option", name="Free comparison", exact=True).click()
+    expect(page.get_by_role("heading", name="Regularization on Iris flowers")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/\?ds=iris$"))
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_cancel_keeps_the_curves_and_the_sweep_page_follows_the_link(server, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=PROJECTOR)
+    page.goto(f"{server}/?ds=iris&v=baseline,l2,dropout,batchnorm&ep=600")
+    page.get_by_role("button", name="Run (4 to train)").click(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"\d+% of epochs"))).to_be_visible(timeout=TRAINING)
+    expect(page.locator(".vega-embed").first).to_be_visible(timeout=TRAINING)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_text(re.compile("Cancelled at epoch"))).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Run (4 to train)")).to_be_visible()
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "cancel-1280x720.png"))
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Sweep").click()
+    expect(page).to_have_url(re.compile(r"/sweep\?ds=iris&ep=600&sweep=capacity$"))
+    values = page.get_by_test_id("stSidebar").get_by_role("textbox", name="Values")
+    expect(values).to_have_value("tiny, small, medium, large, huge")
+    page.goto(f"{server}/sweep?ds=iris&sweep=l2&ep=40")  # a sweep without values: the defaults
+    expect(values).to_have_value("1e-05, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1")
+    page.get_by_role("button", name="Run (7 to train)").click(timeout=60_000)
+    expect(page.get_by_role("button", name="All cached")).to_be_visible(timeout=TRAINING)
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "sweep-1280x720.png"))

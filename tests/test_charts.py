@@ -1,17 +1,24 @@
+"""The charts: what each one draws, in which colour, at which size; checked on the Vega-Lite
+dicts the pages draw and rendered by Vega itself (vl_convert)."""
+
+import colorsys
 import json
+from dataclasses import replace
 
 import pytest
 import vl_convert
 
-from core import charts, report
+from core import charts, datasets, lessons, metrics, report
+from core.charts import palette as roles
+from core.charts.palette import GREY
+from core.comparison import Comparison
+from core.settings import SETTINGS, SWEEPABLE
+from core.spec import ExperimentSpec, make_variant
 from tests.support import history_run as run
 
 LABELS = ["baseline", "dropout", "l2"]
-
-
-def spec_of(chart) -> dict:
-    """A builder's Vega-Lite dict (Altair charts for those that still return one)."""
-    return json.loads(json.dumps(chart if isinstance(chart, dict) else chart.to_dict()))
+BASE = ExperimentSpec(dataset="digits")
+PALETTE = charts.by_role([(v, make_variant(BASE, v)) for v in LABELS], BASE)
 
 
 def valid(figure: dict) -> None:
@@ -20,6 +27,11 @@ def valid(figure: dict) -> None:
     from altair.vegalite.v6.schema import load_schema
 
     validate_jsonschema(figure, load_schema())
+
+
+def renders(figure: dict) -> bool:
+    text = json.dumps(figure, allow_nan=False)  # strict JSON: what pages and exports draw
+    return vl_convert.vegalite_to_svg(text).startswith("<svg")
 
 
 def tidy(seeds=1, labels=LABELS):
@@ -36,81 +48,240 @@ def tidy(seeds=1, labels=LABELS):
     return report.tidy(curves)
 
 
-def renders(figure: dict) -> bool:
-    text = json.dumps(figure, allow_nan=False)  # strict JSON: what pages and exports draw
-    return vl_convert.vegalite_to_svg(text).startswith("<svg")
+def layers(figure: dict) -> list[dict]:
+    return figure.get("layer") or figure["spec"]["layer"]
 
 
-def line_layer(figure: dict) -> dict:
-    layers = figure.get("layer") or figure["spec"]["layer"]
-    return next(layer for layer in layers if layer["mark"]["type"] == "line")
+def lines(figure: dict) -> list[dict]:
+    return [layer for layer in layers(figure) if layer["mark"]["type"] == "line"]
 
 
-def test_a_variant_has_the_same_colour_in_every_comparison_and_chart():
-    one = charts.colors(["baseline", "dropout", "l2"])
-    other = charts.colors(["l2", "combined", "dropout", "custom"])
-    assert one["dropout"] == other["dropout"] == charts.VARIANT_COLORS["dropout"]
-    assert one["l2"] == other["l2"] and len(set(charts.VARIANT_COLORS.values())) == 9
-    overlay = line_layer(spec_of(charts.overlay(tidy(), LABELS)))
-    gap = line_layer(spec_of(charts.gap(tidy(), LABELS)))
-    panel = line_layer(charts.panels(tidy(), "loss", LABELS)[1])
-    for encoding in (overlay["encoding"], gap["encoding"], panel["encoding"]):
-        scale = encoding["color"]["scale"]
-        assert dict(zip(scale["domain"], scale["range"], strict=True)) == one
+def values(layer: dict) -> list[dict]:
+    return layer["data"]["values"]
 
 
-def test_the_headline_overlays_validation_solid_and_training_dashed_on_one_axis():
-    figure = spec_of(charts.overlay(tidy(), LABELS))
-    line = line_layer(figure)
-    dash = line["encoding"]["strokeDash"]["scale"]
-    assert dict(zip(dash["domain"], map(tuple, dash["range"]), strict=True)) == {
-        "train": (6, 4), "validation": (1, 0)}  # fmt: skip
-    values = line["data"]["values"] if "data" in line else figure["data"]["values"]
-    assert {(r["variant"], r["split"]) for r in values} == {
-        (v, s) for v in LABELS for s in ("train", "validation")}  # fmt: skip
-    marks = next(layer for layer in figure["layer"] if layer["mark"]["type"] == "point")
-    assert {r["variant"]: r["epoch"] for r in marks["data"]["values"]} == {
-        "baseline": 2, "dropout": 3, "l2": 3}  # fmt: skip
-    assert renders(charts.overlay(tidy(), LABELS))
+def colour_scales(node) -> list[dict]:
+    """Every colour channel's scale in a figure, wherever it sits (conditions included)."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("color", "fill") and isinstance(value, dict):
+                scale = (value.get("condition") or {}).get("scale") or value.get("scale")
+                if scale and "range" in scale:
+                    found.append(scale)
+            found += colour_scales(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += colour_scales(value)
+    return found
 
 
-def test_the_linear_loss_axis_makes_a_rising_validation_loss_visible():
-    """Zero up to a little above the settled validation curves: the baseline's rise from 0.3
-    to 0.4 takes a quarter of the height, not a sliver of a log axis."""
-    scale = line_layer(spec_of(charts.overlay(tidy(), LABELS)))["encoding"]["y"]["scale"]
-    low, high = scale["domain"]
-    assert low == 0 and high == pytest.approx(0.4 * 1.15)
-    assert (0.4 - 0.3) / (high - low) > 0.2
-    log = line_layer(spec_of(charts.overlay(tidy(), LABELS, "log")))["encoding"]["y"]["scale"]
-    assert log["type"] == "log"
+def drawn_colours(palette: charts.Palette) -> dict[str, str]:
+    """Each label's colour as the headline and the panels draw it."""
+    rows = report.tidy([(label, 0, run(0, [0.5, 0.4], [0.4, 0.3]).history)
+                        for label in palette.labels])  # fmt: skip
+    out: dict[str, str] = {}
+    for scale in colour_scales(charts.overlay(rows, palette)):
+        out |= dict(zip(scale["domain"], scale["range"], strict=True))
+    for panel in charts.panels(rows, "loss", palette):
+        assert out[panel["title"]["text"]] == panel["title"]["color"]
+    return out
 
 
-def test_chart_text_is_large_and_dark():
-    config = charts.gap(tidy(), LABELS)["config"]
-    assert (
-        min(
-            config["axis"]["labelFontSize"],
-            config["axis"]["titleFontSize"],
-            config["legend"]["labelFontSize"],
-            config["title"]["fontSize"],
+def every_comparison() -> list[tuple[str, Comparison]]:
+    """Every lesson, every dataset's free comparison with every variant it allows, and a
+    sweep of every knob: what a class may open."""
+    out = [(name, Comparison(preset=name)) for name in lessons.LESSONS]
+    for name in datasets.registry():
+        free = Comparison(dataset=name)
+        out.append((name, Comparison(dataset=name, variants=free.allowed_variants())))
+    out += [
+        (f"sweep {knob}", Comparison(sweep=knob, values=SETTINGS[knob].sweep)) for knob in SWEEPABLE
+    ]
+    return out
+
+
+def meaning(comparison: Comparison, label: str, spec: ExperimentSpec, rank: float) -> tuple:
+    """What a colour says about a run: its role and strength, or its place in a series."""
+    base = comparison.base_spec()
+    if comparison.is_sweep() or roles.series_knob(
+        [s for _, s in comparison.labelled_specs()], base
+    ):
+        return ("lowest to highest value", round(rank, 3))
+    role, strength = roles.role_of(spec, base)
+    return ("role", role or "another network", round(strength, 3))
+
+
+def test_no_colour_means_two_things_in_any_lesson_sweep_or_comparison():
+    """Every lesson, sweep and free comparison drawn: a colour is one role (and strength)
+    everywhere, a series or sweep takes the one sequential palette by value, and neither
+    borrows the other's colours."""
+    seen: dict[str, set] = {}
+    for name, comparison in every_comparison():
+        labelled = dict(comparison.labelled_specs())  # one seed: a spec per label
+        palette = (charts.by_value(list(labelled)) if comparison.is_sweep()
+                   else charts.by_role(list(labelled.items()), comparison.base_spec()))  # fmt: skip
+        drawn = drawn_colours(palette)
+        assert len(set(drawn.values())) == len(drawn), (name, drawn)  # one colour per run
+        for i, label in enumerate(labelled):
+            what = meaning(comparison, label, labelled[label], i / max(1, len(labelled) - 1))
+            seen.setdefault(drawn[label], set()).add(what)
+    doubles = {colour: what for colour, what in seen.items() if len(what) > 1}
+    assert not doubles, doubles
+    sequential = {c for c, what in seen.items() if "lowest to highest value" in next(iter(what))}
+    role_colours = {c for stops in roles.ROLES.values() for c in stops}
+    assert sequential and not sequential & role_colours and GREY not in seen
+    series = Comparison(preset="digits-more-data")  # training sizes: never a variant's colour
+    assert charts.by_role(series.labelled_specs(), series.base_spec()).sequential
+
+
+def test_a_strength_is_a_shade_of_its_roles_hue_and_stronger_is_darker():
+    for knob, weak, strong in (("l2", 1e-4, 1e-2), ("dropout", 0.2, 0.8),
+                               ("augment", "light", "strong")):  # fmt: skip
+        shades = [roles.shade(knob, roles.strength(knob, v)) for v in (weak, strong)]
+        hls = [colorsys.rgb_to_hls(*(c / 255 for c in roles._rgb(s))) for s in shades]
+        assert hls[0][1] > hls[1][1] + 0.08, (knob, shades)  # lighter when weaker
+        assert abs(hls[0][0] - hls[1][0]) < 0.06, (knob, shades)  # one hue
+    assert roles.shade("l2", roles.strength("l2", SETTINGS["l2"].strength)) == "#0072b2"
+
+
+def test_the_headline_stresses_the_variants_the_claim_names_and_greys_the_rest():
+    stressed = PALETTE.stressing(["baseline", "l2"])
+    figure = charts.overlay(tidy(), stressed)
+    grey, coloured = lines(figure)[:2]
+    assert grey["transform"][-1] == {"filter": "!datum.stressed"}  # drawn first, underneath
+    assert {r["variant"] for r in values(grey) if not r["stressed"]} == {"dropout"}
+    colour = coloured["encoding"]["color"]
+    assert colour["value"] == GREY and "datum.stressed" in colour["condition"]["test"]
+    widths = {(r["variant"], r["split"]): r["width"] for r in values(coloured)}
+    assert widths[("baseline", "validation")] > widths[("baseline", "train")] > widths[
+        ("dropout", "validation")]  # fmt: skip
+    everyone = figure["params"][0]
+    assert everyone["bind"]["input"] == "checkbox" and everyone["name"] in colour["condition"][
+        "test"]  # fmt: skip
+    assert {r["variant"] for r in values(layers(figure)[2])} == {"baseline", "l2"}  # best marks
+    assert "params" not in charts.overlay(tidy(), PALETTE)  # nothing grey: no checkbox
+
+
+def test_the_loss_axis_starts_where_the_stressed_curves_have_settled():
+    """Huge first epochs and a grey variant far above do not set the axis: the baseline's
+    10% rise after its best epoch takes a visible share of the height."""
+    epochs = 100
+    falling = [0.18 + 3.0 / e**2 for e in range(1, epochs + 1)]
+    curves = {  # the baseline: best at 0.2 by epoch 11, then up 10% to 0.22 at the end
+        "baseline": [
+            0.2 + 0.02 * max(0, e - 30) / 70 if e > 10 else v for e, v in enumerate(falling, 1)
+        ],  # fmt: skip
+        "l2": falling,
+        "dropout": [v + 0.4 for v in falling],
+    }
+    rows = report.tidy([(label, 0, run(0, val, [0.5 * v for v in val]).history)
+                        for label, val in curves.items()])  # fmt: skip
+    palette = PALETTE.stressing(["baseline", "l2"])
+    low, high = lines(charts.overlay(rows, palette))[0]["encoding"]["y"]["scale"]["domain"]
+    assert low == 0 and high == pytest.approx(0.22 * 1.12)
+    assert 0.02 / high > 0.075  # the rise: over a thirteenth of the axis
+    log = lines(charts.overlay(rows, palette, scale="log"))[0]["encoding"]["y"]["scale"]
+    assert log["type"] == "log" and log["domain"][1] > 3.0  # log: every curve whole
+
+
+def seeds_of(finals: list[float], test: list[float]) -> list:
+    """One run per seed whose validation and test loss end at the given values, after a
+    best epoch at 0.3."""
+    runs = [run(s, [0.5, 0.3, v], [0.4, 0.2, 0.1]) for s, v in enumerate(finals)]
+    return [replace(r, history=r.history[:-1] + (r.history[-1] | {"test_loss": t},))
+            for r, t in zip(runs, test, strict=True)]  # fmt: skip
+
+
+def test_the_effect_chart_sorts_variants_draws_the_reference_and_writes_the_margins():
+    runs = {"baseline": seeds_of([0.50, 0.52, 0.55], [0.60, 0.62, 0.64]),
+            "l2": seeds_of([0.31, 0.33, 0.32], [0.35, 0.36, 0.37]),
+            "dropout": seeds_of([0.49, 0.56, 0.50], [0.40, 0.41, 0.42])}  # fmt: skip
+    claims = (lessons.Claim("overfits", ("baseline",)),
+              lessons.Claim("beats", ("l2", "dropout"), "baseline"))  # fmt: skip
+    checked = [(c, split, c.check(runs, split)) for c in claims for split in lessons.SPLITS]
+    notes = charts.notes(checked, "loss")
+    assert notes["l2"] == "✓ 0.20 · 0.26 lower"  # validation · test, means over seeds
+    assert notes["dropout"] == "✗ 0.007 · 0.21 lower"  # one seed ends higher on validation
+    assert charts.effects._sizes("beats", [metrics.below([0.5], [0.4])]) == "−0.10 lower"
+    assert notes["baseline"] == "✓ rose 67% · 17.6%"  # worst seeds: 0.50 / 0.30, 0.60 / 0.51
+    rows = charts.effect_rows({k: [r.history for r in v] for k, v in runs.items()})
+    figure = charts.effect(rows, PALETTE, measure="loss", reference="baseline", written=notes)
+    valid(figure)
+    assert renders(figure)
+    dots = next(layer for layer in layers(figure) if layer["mark"]["type"] == "point"
+                and layer["mark"]["filled"])  # fmt: skip
+    assert dots["encoding"]["y"]["sort"] == ["l2", "dropout", "baseline"]  # lowest on top
+    final = {(r["variant"], r["split"], r["kind"]): r for r in values(dots)}
+    assert final[("l2", "validation", "final")]["value"] == pytest.approx(0.32)
+    assert final[("l2", "test", "final")]["value"] == pytest.approx(0.36)
+    assert (final[("l2", "validation", "final")]["low"],
+            final[("l2", "validation", "final")]["high"]) == (0.31, 0.33)  # fmt: skip
+    assert final[("baseline", "validation", "best")]["value"] == pytest.approx(0.3)
+    spread = next(layer for layer in layers(figure) if layer["mark"]["type"] == "rule"
+                  and "x2" in layer["encoding"])  # fmt: skip
+    assert (spread["encoding"]["x"]["field"], spread["encoding"]["x2"]["field"]) == ("low", "high")
+    reference = layers(figure)[0]
+    assert reference["mark"]["type"] == "rule"
+    assert {(r["variant"], r["split"]) for r in values(reference)} == {
+        ("baseline", "validation"), ("baseline", "test")}  # fmt: skip
+    text = next(layer for layer in layers(figure) if layer["mark"]["type"] == "text")
+    assert {r["variant"]: r["note"] for r in values(text)} == notes
+
+
+def test_a_lesson_about_gaps_gets_an_effect_chart_of_gaps():
+    assert charts.measure_of(("shrinks",)) == "gap"
+    assert charts.measure_of(("overfits", "beats", "narrower")) == "loss"
+    history = run(0, [0.5, 0.3, 0.45], [0.4, 0.2, 0.1]).history
+    rows = charts.effect_rows({"baseline": [history]}, "gap")
+    assert {(r["split"], round(r["value"], 4)) for r in rows} == {
+        ("validation", 0.35), ("test", 0.42)}  # fmt: skip
+
+
+def test_projector_type_is_large_and_lines_thick():
+    screen, projector = charts.SCREEN.config(), charts.PROJECTOR.config()
+    for config in (screen, projector):
+        assert (
+            min(
+                config["axis"]["labelFontSize"],
+                config["axis"]["titleFontSize"],
+                config["legend"]["labelFontSize"],
+                config["title"]["fontSize"],
+            )
+            >= 16
         )
-        >= 16
+        for colour in (config["axis"]["labelColor"], config["axis"]["titleColor"],
+                       config["legend"]["labelColor"]):  # fmt: skip
+            assert int(colour[1:3], 16) < 0x60  # dark on the white background
+    assert projector["axis"]["labelFontSize"] > screen["axis"]["labelFontSize"]
+    figure = charts.overlay(tidy(), PALETTE, charts.PROJECTOR)
+    assert figure["config"]["axis"] == projector["axis"]
+    assert min(r["width"] for r in values(lines(figure)[1])) >= 3
+
+
+def test_a_sweep_is_drawn_on_its_knobs_own_scale():
+    points = report.sweep_points(
+        [
+            (label, run(0, [0.5, v], [0.4, 0.3]).history)
+            for label, v in (("off", 0.4), ("0.001", 0.3), ("0.1", 0.6))
+        ]
     )
-    for colour in (config["axis"]["labelColor"], config["axis"]["titleColor"],
-                   config["legend"]["labelColor"]):  # fmt: skip
-        assert int(colour[1:3], 16) < 0x60  # dark on the white background
-    big = charts.gap(tidy(), LABELS, presentation=True)["config"]
-    assert big["axis"]["labelFontSize"] > config["axis"]["labelFontSize"]
-
-
-def test_several_seeds_become_a_mean_with_a_band():
-    summary = charts.seed_summary(tidy(seeds=3))
-    penalty = [r for r in summary if r["metric"] == "penalty" and r["variant"] == "l2"]
-    assert [r["seeds"] for r in penalty] == [3, 3, 3]
-    assert penalty[0]["value"] == pytest.approx(0.1)
-    assert (penalty[0]["low"], penalty[0]["high"]) == (pytest.approx(0.05), pytest.approx(0.15))
-    panel = charts.panels(tidy(seeds=3), "loss", LABELS)[0]
-    assert any(layer["mark"]["type"] == "area" for layer in panel["layer"])
+    at = dict(zip(["off", "0.001", "0.1"], charts.positions("l2", [0.0, 1e-3, 1e-1]),
+                  strict=True))  # fmt: skip
+    assert at["off"] == pytest.approx(1e-4)  # a decade below the smallest strength
+    figure = charts.sweep_chart(points, "l2", ["off", "0.001", "0.1"], at)
+    valid(figure)
+    assert renders(figure)
+    x = lines(figure)[0]["encoding"]["x"]
+    assert x["scale"]["type"] == "log" and x["axis"]["values"] == list(at.values())
+    assert "'off'" in x["axis"]["labelExpr"].replace('"', "'")
+    legend = lines(figure)[0]["encoding"]["color"]["legend"]
+    assert legend["symbolType"] == "stroke"  # lines in the legend, not cogs
+    inks = set(lines(figure)[0]["encoding"]["color"]["scale"]["range"])
+    assert not inks & {c for stops in roles.ROLES.values() for c in stops} - {"#222222"}
+    assert charts.positions("capacity", ["tiny", "huge"]) is None  # named: in order
+    assert charts.positions("dropout", [0.1, 0.5]) == [0.1, 0.5]  # linear
+    assert charts.sweeps.log_spaced("train_size") and not charts.sweeps.log_spaced("dropout")
 
 
 def test_while_training_every_chart_spans_the_planned_epochs():
@@ -118,50 +289,59 @@ def test_while_training_every_chart_spans_the_planned_epochs():
     the axis stretching on every refresh."""
 
     def domain(figure: dict) -> list:
-        return line_layer(figure)["encoding"]["x"]["scale"]["domain"]
+        return lines(figure)[0]["encoding"]["x"]["scale"]["domain"]
 
-    assert all(domain(p) == [1, 50] for p in charts.panels(tidy(), "loss", LABELS, epochs=50))
-    assert domain(spec_of(charts.overlay(tidy(), LABELS, epochs=50))) == [1, 50]
-    assert domain(spec_of(charts.gap(tidy(), LABELS, epochs=50))) == [1, 50]
-    assert domain(charts.panels(tidy(), "loss", LABELS)[0]) == [1, 3]
+    assert all(domain(p) == [1, 50] for p in charts.panels(tidy(), "loss", PALETTE, epochs=50))
+    assert domain(charts.overlay(tidy(), PALETTE, epochs=50)) == [1, 50]
+    assert domain(charts.gap(tidy(), PALETTE, epochs=50)) == [1, 50]
+    assert domain(charts.panels(tidy(), "loss", PALETTE)[0]) == [1, 3]
 
 
 def test_gap_is_validation_minus_training_and_penalty_only_where_present():
-    values = line_layer(spec_of(charts.gap(tidy(), LABELS)))["data"]["values"]
-    last = {(v["variant"], v["epoch"]): v["gap"] for v in values}
+    last = {
+        (v["variant"], v["epoch"]): v["gap"] for v in values(lines(charts.gap(tidy(), PALETTE))[0])
+    }
     assert last[("baseline", 3)] == pytest.approx(0.3)
-    penalty = spec_of(charts.penalty(tidy(), LABELS))
-    assert {row["variant"] for row in penalty["data"]["values"]} == {"l2"}
-    assert penalty["encoding"]["color"]["scale"] == {
-        "domain": ["l2"], "range": [charts.VARIANT_COLORS["l2"]]}  # fmt: skip
-    assert charts.penalty([r for r in tidy() if r["metric"] != "penalty"], LABELS) is None
+    penalty = charts.penalty(tidy(), PALETTE)
+    assert {row["variant"] for row in values(penalty)} == {"l2"}
+    assert penalty["encoding"]["color"]["scale"] == {"domain": ["l2"], "range": ["#0072b2"]}
+    assert charts.penalty([r for r in tidy() if r["metric"] != "penalty"], PALETTE) is None
+
+
+def test_several_seeds_become_a_mean_with_a_band_in_each_panel():
+    panels = charts.panels(tidy(seeds=3), "loss", PALETTE)
+    assert [p["title"]["text"] for p in panels] == LABELS and panels[0]["title"]["limit"] == 0
+    band = next(layer for layer in panels[2]["layer"] if layer["mark"]["type"] == "area")
+    assert band["encoding"]["y"]["field"] == "low"
+    l2 = [r for r in values(panels[2]) if r.get("kind") == "curve" and r["split"] == "train"]
+    assert [r["seeds"] for r in l2] == [3, 3, 3]
+    scales = [lines(p)[0]["encoding"] for p in panels]
+    assert len({json.dumps(s["y"]["scale"]) for s in scales}) == 1  # one axis for all
+    for label, panel in zip(LABELS, panels, strict=True):
+        assert {row["variant"] for row in values(panel)} == {label}
 
 
 def test_every_chart_validates_and_renders():
     data = tidy(seeds=2)
-    figures = [charts.overlay(data, LABELS), charts.overlay(data, LABELS, "log"),
-               charts.gap(data, LABELS), charts.penalty(data, LABELS)]  # fmt: skip
-    figures += [p for metric in ("loss", "accuracy") for p in charts.panels(data, metric, LABELS)]
+    stressed = PALETTE.stressing(["baseline"])
+    figures = [charts.overlay(data, stressed), charts.overlay(data, PALETTE, scale="log"),
+               charts.overlay(data, stressed, at=2), charts.gap(data, PALETTE),
+               charts.penalty(data, PALETTE),
+               charts.norms([{"variant": "l2", "epoch": e, "norm": 10.0 / e} for e in (1, 2)],
+                            PALETTE)]  # fmt: skip
+    figures += [p for metric in ("loss", "accuracy") for p in charts.panels(data, metric, PALETTE)]
+    figures += charts.histograms([("l2", {"edges": [-1.0, 0.0, 1.0], "counts": [5, 15]})],
+                                 PALETTE)  # fmt: skip
     for figure in figures:
         valid(figure)
         assert renders(figure)
 
 
-def test_screen_panels_share_axis_domains_and_draw_only_their_variant():
-    panels = charts.panels(tidy(seeds=2), "loss", LABELS)
-    assert [p["title"]["text"] for p in panels] == LABELS
-    scales = [line_layer(p)["encoding"] for p in panels]
-    assert len({json.dumps(s["y"]["scale"]) for s in scales}) == 1
-    assert len({json.dumps(s["x"]["scale"]) for s in scales}) == 1
-    assert all(s["strokeDash"].get("legend") is None for s in scales)  # said once, above
-    for label, panel in zip(LABELS, panels, strict=True):
-        assert {row["variant"] for row in panel["data"]["values"]} == {label}
-
-
 def test_an_export_has_a_title_and_no_empty_cells():
     labels = ["baseline", "small", "l2", "dropout", "batchnorm", "augment", "combined"]
     rows = report.tidy([(label, 0, run(0, [0.5, 0.3], [0.4, 0.2]).history) for label in labels])
-    figure = charts.grid(charts.panels(rows, "loss", labels), 4, 210, "Digits: loss",
+    palette = charts.by_role([(v, make_variant(BASE, v)) for v in labels], BASE)
+    figure = charts.grid(charts.panels(rows, "loss", palette), 4, 210, "Digits: loss",
                          "Digits 8x8 · 7 variants · 60 epochs")  # fmt: skip
     assert [len(row["hconcat"]) for row in figure["vconcat"]] == [4, 3]
     assert figure["title"]["text"] == "Digits: loss" and "60 epochs" in figure["title"]["subtitle"]
@@ -169,7 +349,7 @@ def test_an_export_has_a_title_and_no_empty_cells():
     assert png[:4] == b"\x89PNG"
 
 
-def test_pictures_of_what_a_network_computes_render():
+def test_pictures_of_what_a_network_computes():
     probe = {"kind": "grid", "x": [0.0, 1.0, 2.0], "y": [0.0, 1.0]}
     snapshot = {"values": [0, 50, 100, 20, 80, 40], "epoch": 7}
     points = [{"x": 0.5, "y": 0.5, "class": "class 0", "split": "train"},
@@ -178,29 +358,58 @@ def test_pictures_of_what_a_network_computes_render():
     assert boundary["title"]["subtitle"] == "epoch 7" and renders(boundary)
     several = snapshot | {"classes": [0, 1, 2, 0, 1, 2]}
     assert renders(charts.boundary(probe, several, points, "l2", ("a", "b", "c"), "#000"))
-    line = {"kind": "curve", "x": [0.0, 0.5, 1.0]}
+    line = {"kind": "curve", "x": [-1.0, 0.0, 1.0]}
+    truth = [{"x": x / 10, "y": x / 20} for x in range(-10, 11)]
     fitted = charts.fitted(
         line,
         {"values": [0.1, 0.2, 0.1], "epoch": 3},
         [{"x": 0.2, "y": 0.3, "split": "train"}],
+        truth,
         "baseline",
         "#222",
     )
-    assert renders(fitted)  # fmt: skip
+    dots, true, curve = layers(fitted)  # the true curve over the points, under the fit
+    assert values(true) == truth and true["mark"]["color"] == charts.pictures.TRUTH
+    assert fitted["layer"][0]["encoding"]["x"]["title"] == "x (standardised)"
+    assert renders(fitted)
 
 
-def test_sweep_weights_and_histogram_charts_render():
-    points = report.sweep_points(
-        [
-            ("tiny", run(0, [0.5, 0.4], [0.4, 0.3]).history),
-            ("huge", run(0, [0.5, 0.6], [0.4, 0.0]).history),
-        ]
-    )
-    sweep = charts.sweep_chart(points, "Network size", ["tiny", "huge"])
-    norms = [{"variant": "l2", "epoch": e, "norm": 10.0 / e} for e in (1, 2, 3)]
-    for figure in (sweep, charts.norms(norms, LABELS)):
-        valid(figure)
-        assert renders(figure)
-    histogram = {"edges": [-1.0, 0.0, 1.0], "counts": [5, 15]}
-    panels = charts.histograms([("l2", histogram), ("baseline", histogram)], LABELS)
-    assert all(renders(p) for p in panels)
+def test_the_keras_view_draws_what_model_fit_prints():
+    """An L2 and a Dropout variant trained by the app, drawn "as Keras prints it", against
+    plain Keras fit fed the same batches: its loss (training mode, plus the penalty) and
+    val_loss (plus the penalty), epoch by epoch."""
+    import keras
+
+    from core.models import build_model
+    from core.optimizers import keras_optimizer
+    from core.training import epoch_orders, train
+    from ui import render
+
+    base = ExperimentSpec(dataset="iris", capacity="medium", epochs=4, batch_size=16, seed=3)
+    specs = [make_variant(base, "l2", l2=1e-2), make_variant(base, "dropout")]
+    data = datasets.load("iris")
+    runs = train(specs, data)
+    labels = ["l2", "dropout"]
+    curves = [render.Curve(label, 0, r.history) for label, r in zip(labels, runs, strict=True)]
+    look = render.Look(charts.by_role(list(zip(labels, specs, strict=True)), base), view="keras")
+    drawn = values(lines(render.figures(curves, look)["overlay"])[1])
+    shown = {(r["variant"], r["split"], r["epoch"]): r["value"] for r in drawn}
+    train_set = data.training(0)
+    for curve, spec in zip(curves, specs, strict=True):
+        keras.utils.set_random_seed(spec.seed)
+        model = build_model(spec, data.info)
+        model.compile(keras_optimizer(spec.optimizer, spec.learning_rate),
+                      "sparse_categorical_crossentropy")  # fmt: skip
+        for epoch in range(spec.epochs):
+            order = epoch_orders(len(train_set.y_train), epoch, 1, spec.seed)[0]
+            printed = model.fit(train_set.x_train[order], train_set.y_train[order],
+                                batch_size=spec.batch_size, shuffle=False, verbose=0,
+                                validation_data=(data.x_val, data.y_val)).history  # fmt: skip
+            for split, key in (("train", "loss"), ("validation", "val_loss")):
+                assert shown[(curve.label, split, epoch + 1)] == pytest.approx(
+                    printed[key][0], rel=2e-3
+                ), (curve.label, split, epoch)
+    data_view = values(lines(render.figures(curves, render.Look(look.palette))["overlay"])[1])
+    l2_val = {r["epoch"]: r["value"] for r in data_view
+              if r["variant"] == "l2" and r["split"] == "validation"}  # fmt: skip
+    assert all(shown[("l2", "validation", e)] > v + 0.01 for e, v in l2_val.items())  # penalty

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from core.cache import RunStore
 from core.cli import main
 from tests.support import ROOT
 
@@ -120,7 +121,26 @@ def test_custom_toggles_describe_a_one_off_variant(tmp_path):
         (["run", "--dataset", "imdb", "--variants", "augment"], "python -m core download imdb"),
         (["run", "--dataset", "iris", "--sweep", "colour=1,2"], "--sweep runs along one of"),
         (["run", "--dataset", "iris", "--sweep", "l2=0.1"], "at least two different values"),
-        (["run", "--dataset", "iris", "--epochs", "lots"], "'lots' is not a int"),
+        (["run", "--dataset", "iris", "--epochs", "lots"], "'lots' is not a whole number"),
+        (["run", "--dataset", "iris", "--l2", "strong"], "'strong' is not a number or off"),
+        (["run", "--dataset", "iris", "--seed", "-1"], "seed must be between 0 and"),
+        (["run", "--dataset", "iris", "--sweep", "dropout=0.1,0.9"], "dropout must be between"),
+        (["run", "--dataset", "iris", "--sweep", "l1=off,x"], "--sweep l1: 'x' is not a number"),
+        (
+            [
+                "run",
+                "--dataset",
+                "sine",
+                "--label-noise",
+                "0.2",
+                "--variants",
+                "baseline",
+                "--epochs",
+                "2",
+            ],
+            "Noisy sine is regression data",
+        ),  # fmt: skip
+        (["run", "--dataset", "sine", "--sweep", "label_noise=0,0.2"], "is regression data"),
     ],
 )
 def test_errors_are_one_readable_line_and_exit_2(args, words):
@@ -157,6 +177,46 @@ def test_a_sweep_trains_one_fused_run_per_value_and_lists_them(tmp_path, capsys)
     runs = json.loads(out.read_text())["runs"]
     assert [r["spec"]["l2"] for r in runs] == [0.0, 1e-4, 1e-3, 1e-2]
     assert {r["meta"]["fused_with"] for r in runs} == {4}  # one loop for all four
+
+
+def test_off_and_minus_zero_read_as_the_settings_table_says(tmp_path):
+    """`--l1 off` was refused although the help said "off"; `--noise -0` was a
+    `ValueError: scale < 0` traceback from numpy."""
+    out = tmp_path / "off.json"
+    args = ["run", "--dataset", "moons", "--noise", "-0", "--size", "40", "--epochs", "1",
+            "--l1", "off", "--l2", "OFF", "--dropout", " off", "--augment", "none",
+            "--capacity", "tiny", "--json", str(out)]  # fmt: skip
+    assert main(args) == 0
+    (run,) = json.loads(out.read_text())["runs"]
+    spec = run["spec"]
+    assert (spec["l1"], spec["l2"], spec["dropout"], spec["augment"]) == (0.0, 0.0, 0.0, "none")
+    assert json.dumps(spec["data_noise"]) == "0.0"  # not -0.0: one value, one cache key
+
+
+def test_help_offers_what_the_flags_take(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(1e-06 to 0.01, or off)" in text and "(0.05 to 0.8, or off)" in text
+    assert "(one of light, strong, or none)" in text and "(10 to 10000000, or all)" in text
+
+
+def test_a_learning_curve_past_the_data_trains_all_of_it_once(tmp_path, capsys):
+    """Iris has 96 training examples: 500 and 5000 were two runs on the same 96, plotted
+    at 500 and 5000 and kept as two cache entries."""
+    out = tmp_path / "sizes.json"
+    args = ["run", "--dataset", "iris", "--sweep", "train_size=10,500,5000", "--epochs", "1",
+            "--quiet", "--json", str(out)]  # fmt: skip
+    assert main(args) == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["variant"], r["spec"]["train_size"]) for r in runs] == [
+        ("Training examples = 10", 10), ("Training examples = all", 0)]  # fmt: skip
+    assert len(RunStore().keys()) == 2
+    err = capsys.readouterr().err
+    assert "note: training sizes 500, 5,000 are not below the 96 training examples" in err
+    assert main(["run", "--dataset", "iris", "--train-size", "500", "--epochs", "1",
+                 "--variants", "baseline", "--quiet"]) == 0  # fmt: skip
+    assert "cached" in capsys.readouterr().out and len(RunStore().keys()) == 2
 
 
 def test_a_malformed_csv_is_an_error_not_a_traceback(tmp_path):

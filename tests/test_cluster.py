@@ -35,30 +35,27 @@ def installed(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def cluster(installed, cache_dir, tmp_path):
-    """`dask scheduler` and two `dask worker`s, each its own process, run from an empty
-    folder with only the installed package on their path."""
+    """`dask scheduler`, two training `dask worker`s and a light one, each its own process,
+    run from an empty folder with only the installed package on their path."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env |= {"PYTHONPATH": str(installed), "OVERFITTING_LAB_CACHE": str(cache_dir),
             "TF_CPP_MIN_LOG_LEVEL": "3"}  # fmt: skip
+    worker = [str(DASK), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"]
     commands = [
         [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-        *[[str(DASK), "worker", address, "--nworkers", "1", "--nthreads", "1",
-           "--no-dashboard", "--name", f"worker-{i}"] for i in (1, 2)],
+        *[[*worker, "--resources", "training=1", "--name", f"worker-{i}"] for i in (1, 2)],
+        [*worker, "--resources", "light=1", "--name", "light"],
     ]  # fmt: skip
-    logs = [open(tmp_path / f"dask-{i}.log", "w") for i in range(3)]  # noqa: SIM115
-    processes = []
-    for command, log in zip(commands, logs, strict=True):
-        processes.append(subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log,
-                                          stderr=subprocess.STDOUT))  # fmt: skip
-        time.sleep(1.0 if command[1] == "scheduler" else 0)
+    logs = [open(tmp_path / f"dask-{i}.log", "w") for i in range(len(commands))]  # noqa: SIM115
+    processes = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+                 for command, log in zip(commands, logs, strict=True)]  # fmt: skip
     engine = JobEngine(address=address)
     try:
-        deadline = time.time() + 90
-        while len(engine.client.scheduler_info()["workers"]) < 2:
-            assert time.time() < deadline, (tmp_path / "dask-1.log").read_text()[-2000:]
-            time.sleep(0.5)
+        until(lambda: len(engine.client.scheduler_info()["workers"]) == 3,
+              lambda: (tmp_path / "dask-1.log").read_text()[-2000:])  # fmt: skip
         yield address, engine
     finally:
         engine.close()
@@ -70,22 +67,37 @@ def cluster(installed, cache_dir, tmp_path):
             log.close()
 
 
+def until(done, why=lambda: "", timeout: float = 900) -> None:
+    """Poll for an event; the limit only keeps a broken run from hanging for ever."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, why()
+        time.sleep(0.5)
+
+
 def test_a_comparison_trains_on_the_cluster_spread_over_its_workers(cluster):
     address, engine = cluster
     comparison = Comparison(dataset="wine", variants=("baseline", "dropout"), seeds=3,
                             epochs=150, capacity="small")  # fmt: skip
     entries = comparison.entries(RunStore())
-    tasks = engine.submit([e.spec for e in entries], [e.key for e in entries])
+    keys = [e.key for e in entries]
+    tasks = engine.submit([e.spec for e in entries], keys, None, "teacher")
     assert len(tasks) == 3  # one task per seed
-    deadline = time.time() + 300
-    while engine.status(tasks) == "pending" and time.time() < deadline:
-        time.sleep(0.5)
-    assert engine.status(tasks) == "finished", engine.error(tasks)
+    until(lambda: not engine.status(keys).pending)
+    assert engine.status(keys).state == "finished", engine.status(keys).error
     store = RunStore()
-    assert all(store.has(e.key) for e in entries)  # in the cache the app reads
-    time.sleep(1)  # workers report trainings asynchronously
-    trained = [t for t in engine.trainings() if t["key"] in {e.key for e in entries}]
-    assert len(trained) == 6 and len({t["worker"] for t in trained}) == 2
+    assert all(store.has(key) for key in keys)  # in the cache the app reads
+    until(lambda: set(keys) <= {t["key"] for t in engine.trainings()})  # reported later
+    trained = [t for t in engine.trainings() if t["key"] in set(keys)]
+    names = {a: w["name"] for a, w in engine.client.scheduler_info()["workers"].items()}
+    assert len(trained) == 6 and {names[t["worker"]] for t in trained} == {"worker-1", "worker-2"}
+
+
+def test_one_off_tasks_go_to_the_light_worker(cluster):
+    from distributed import get_worker
+
+    _, engine = cluster
+    assert engine.run(lambda: get_worker().name) == "light"
 
 
 def test_precompute_fills_the_cache_on_the_cluster_with_a_progress_bar(cluster, cache_dir):

@@ -66,6 +66,18 @@ def built(code: str):
             CIFAR,
         ),  # fmt: skip
         (ExperimentSpec(dataset="digits", arch="sign_cnn", batchnorm=True, dropout=0.3), SIGN),
+        (  # the course's MNIST network: 512-256, BatchNorm before ReLU, Dropout 0.4 then 0.2
+            ExperimentSpec(
+                dataset="digits",
+                widths="512,256",
+                l2=1e-5,
+                dropout=0.4,
+                dropout_taper=0.5,
+                batchnorm=True,
+            ),
+            DIGITS,
+        ),  # fmt: skip
+        (ExperimentSpec(dataset="digits", arch="cnn", capacity="tiny", widths="24,12"), CIFAR),
         (
             ExperimentSpec(
                 dataset="digits", arch="vgg_cifar", capacity="tiny", batchnorm=True, dropout=0.5
@@ -113,7 +125,7 @@ SAVE = textwrap.dedent("""
         ("iris", dict(epochs=1)),
         ("breast_cancer", dict(epochs=1)),
         ("moons", dict(epochs=1, l2=1e-3)),
-        ("sine", dict(epochs=1, train_size=20)),
+        ("sine", dict(epochs=1, train_size=15)),
         ("mnist5k", dict(epochs=1, train_size=200, augment="light")),
     ],
 )
@@ -146,6 +158,14 @@ def test_the_code_runs_as_pasted_and_prepares_exactly_the_apps_data(tmp_path, na
         assert int(code["params"]) == build_model(spec, info).count_params()
         assert int(code["trained"]) == 1
     keras.backend.clear_session()
+
+
+def test_the_code_shows_the_widths_and_each_dropout_rate_and_says_which_view_it_prints():
+    spec = ExperimentSpec(dataset="digits", widths="512,256", dropout=0.4, dropout_taper=0.5)
+    code = keras_code(spec, DIGITS)
+    assert "layers.Dense(512)" in code and "layers.Dense(256)" in code
+    assert "layers.Dropout(0.4)," in code and "layers.Dropout(0.2),  # 0.5 × the rate" in code
+    assert "'as Keras prints it' view" in code  # history.history is that view, not the default
 
 
 def test_early_stopping_in_the_code_uses_the_apps_patience():

@@ -1,13 +1,19 @@
+import pytest
+
+from core import datasets, lessons
 from core.comparison import Comparison
 from core.lessons import LESSONS
+from core.settings import SETTINGS
 from core.spec import DEFAULT_VARIANTS
+
+OFFLINE = [n for n, d in datasets.registry().items() if d.source != "download"]
 
 
 def test_a_comparison_survives_the_url_and_defaults_stay_out_of_it():
     assert Comparison().to_query() == {}
     custom = Comparison(
         dataset="iris",
-        variants=("baseline", "l2"),
+        variants=("baseline", "l2", "dropout", "augment"),
         l2=0.01,
         dropout=0.3,
         augment="strong",
@@ -19,7 +25,7 @@ def test_a_comparison_survives_the_url_and_defaults_stay_out_of_it():
         patience=5,
     )
     query = custom.to_query()
-    assert query["ds"] == "iris" and query["v"] == "baseline,l2"
+    assert query["ds"] == "iris" and query["v"] == "baseline,l2,dropout,augment"
     back, warnings = Comparison.from_query(query)
     assert back == custom and warnings == []
 
@@ -84,15 +90,15 @@ def test_a_preset_brings_its_own_dataset_and_variants():
     comparison = Comparison(preset=lesson.name, dataset="iris", epochs=3)
     labelled = comparison.labelled_specs()
     assert comparison.dataset_name == "digits"
-    assert [label for label, _ in labelled] == ["100 examples", "400 examples", "all examples"]
-    assert [spec.train_size for _, spec in labelled] == [100, 400, 0]
+    assert [label for label, _ in labelled] == ["50 examples", "200 examples", "all examples"]
+    assert [spec.train_size for _, spec in labelled] == [50, 200, 0]
     assert {spec.epochs for _, spec in labelled} == {3}
 
 
 def test_a_knob_set_to_its_default_follows_the_default():
     comparison = Comparison(dataset="digits")
-    assert comparison.value("epochs") == 150 and comparison.value("l2") == 1e-3
-    assert comparison.with_value("epochs", 150) == comparison
+    assert comparison.value("epochs") == 100 and comparison.value("l2") == 1e-3
+    assert comparison.with_value("epochs", 100) == comparison
     assert comparison.with_value("epochs", 20).epochs == 20
     assert comparison.with_value("l2", 1e-3).l2 is None
     assert comparison.to_query() == {}
@@ -132,7 +138,7 @@ def test_a_lessons_numbers_from_cached_runs_equal_those_from_the_data(monkeypatc
     comparison = Comparison(preset="digits-more-data", epochs=1)
     runs = [r.run for r in execute([s for _, s in comparison.labelled_specs()])]
     from_data = comparison.claim_text()
-    assert "100, 400 and 1,149 training digits" in from_data
+    assert "50, 200 and 1,149 training digits" in from_data
 
     def no_loading(*args, **kwargs):
         raise AssertionError("the data was loaded")
@@ -140,3 +146,120 @@ def test_a_lessons_numbers_from_cached_runs_equal_those_from_the_data(monkeypatc
     monkeypatch.setattr(datasets, "for_spec", no_loading)
     assert comparison.claim_text(runs) == from_data
     assert len(RunStore().keys()) == 3
+
+
+def _every_state() -> list[Comparison]:
+    """Every lesson, every offline dataset's default comparison and a sweep on it."""
+    states = [Comparison(preset=name) for name in LESSONS]
+    for name in OFFLINE:
+        free = Comparison(dataset=name)
+        states += [free, free.for_page(True)]
+    return states
+
+
+@pytest.mark.parametrize("state", _every_state(), ids=lambda c: str(c.to_query()))
+def test_every_canonical_link_parses_back_to_itself(state):
+    assert state.fitted([]) == state  # already canonical
+    back, notes = Comparison.from_query(state.to_query())
+    assert back == state and notes == []
+
+
+@pytest.mark.parametrize("raw", ["off", "0", "-0", "1e-999", "0.0", "OFF"])
+def test_off_zero_and_negative_zero_mean_off_for_every_strength_that_has_it(raw):
+    variants = "baseline,l1,l2,dropout"
+    for key, name in (("l1", "l1"), ("l2", "l2"), ("do", "dropout")):
+        comparison, notes = Comparison.from_query({"v": variants, key: raw})
+        assert getattr(comparison, name) == 0.0 and notes == [], (key, raw)
+        assert comparison.to_query()[key] == "off"  # the link names it
+        spec = dict(comparison.labelled_specs())[name]
+        assert getattr(spec, name) == 0.0  # off really is off: no weakest step
+
+
+def test_a_negative_zero_noise_is_zero_and_trains_real_data():
+    comparison, notes = Comparison.from_query({"ds": "moons", "noise": "-0"})
+    assert comparison.data_noise == 0.0 and notes == []
+    assert comparison.to_query()["noise"] == "0"
+    data = datasets.for_spec(comparison.base_spec())  # numpy once refused a scale of -0.0
+    assert len(data.y_train) == 80
+
+
+def test_settings_that_do_not_apply_are_dropped_with_a_note():
+    sine, notes = Comparison.from_query({"ds": "sine", "ln": "0.2"})
+    assert sine.label_noise is None and "label_noise" not in sine.knobs()
+    assert notes == ["ignored ln='0.2': label noise is defined for classes, not for "
+                     "regression targets"]  # fmt: skip
+    assert "label_noise" not in sine.sweepable()
+    lesson, notes = Comparison.from_query({"preset": "moons-boundary", "cap": "small",
+                                           "noise": "0.1", "ep": "20"})  # fmt: skip
+    assert lesson == Comparison(preset="moons-boundary", epochs=20)
+    assert [n.split(":")[0] for n in notes] == ["ignored cap='small'", "ignored noise='0.1'"]
+    unused, notes = Comparison.from_query({"v": "baseline,small", "l2": "0.01"})
+    assert unused.l2 is None and notes == ["ignored l2='0.01': no variant here uses it"]
+
+
+def test_a_training_size_above_the_data_is_all_of_it_once():
+    iris, notes = Comparison.from_query({"ds": "iris", "n": "5000"})
+    assert iris == Comparison(dataset="iris")  # one cache key, not two
+    assert notes == ["n=5000 is more than the 96 training examples there are; using all of "
+                     "them"]  # fmt: skip
+    widget, notes = Comparison(dataset="iris").changed("train_size", 5000)
+    assert widget == iris and len(notes) == 1  # a widget passes the same check as a link
+
+
+def test_a_learning_curve_merges_sizes_above_the_data_with_a_note():
+    sweep, notes = Comparison.from_query({"ds": "iris", "sweep": "train_size",
+                                          "vals": "10,100,1000"})  # fmt: skip
+    assert sweep.values == (10, 0) and sweep.to_query()["vals"] == "10,all"
+    assert [s.train_size for _, s in sweep.labelled_specs()] == [10, 0]
+    assert len(notes) == 1 and "96" in notes[0]
+    default, notes = Comparison.from_query({"ds": "iris", "sweep": "train_size"})
+    assert default.values == (50, 0) and len(notes) == 1  # 100 to 800 are all 96
+
+
+def test_a_sweep_without_values_sweeps_the_knobs_default_values():
+    sweep, notes = Comparison.from_query({"ds": "breast_cancer", "sweep": "l2"})
+    assert notes == [] and sweep.values == ()
+    assert sweep.sweep_values() == SETTINGS["l2"].sweep
+    assert [s.l2 for _, s in sweep.labelled_specs()] == list(SETTINGS["l2"].sweep)
+    typed, _ = sweep.changed("values", ", ".join(map(str, SETTINGS["l2"].sweep)))
+    assert typed == sweep  # typing the defaults keeps following them
+    with pytest.raises(ValueError, match="two different values"):
+        sweep.changed("values", "1e-3")
+
+
+@pytest.mark.parametrize("name", [n for n, item in LESSONS.items()])
+def test_choosing_a_lesson_gives_exactly_its_link_keeping_seeds_and_display(name):
+    before = Comparison(dataset="wine", variants=("baseline", "l2"), l2=0.01, epochs=20,
+                        label_noise=0.1, seeds=2, scale="log", present=True)  # fmt: skip
+    after, notes = before.changed("preset", name)
+    lesson = LESSONS[name]
+    expected = Comparison(preset=name, seeds=2, scale="log", present=True)
+    assert after == expected.for_page(False) and notes == []
+    if not lesson.sweep:
+        assert after.to_query() == {"preset": name, "seeds": "2", "scale": "log",
+                                    "present": "1"}  # fmt: skip
+        free, _ = after.changed("preset", "")
+        assert free == Comparison(dataset=lesson.dataset, seeds=2, scale="log", present=True)
+
+
+@pytest.mark.parametrize("name", OFFLINE)
+def test_choosing_a_dataset_gives_its_defaults_and_keeps_the_chosen_variants(name):
+    before = Comparison(dataset="moons", variants=("baseline", "l2", "augment"), l2=0.01,
+                        epochs=20, label_noise=0.1, data_noise=0.1, data_size=40,
+                        capacity="small", scale="log")  # fmt: skip
+    after, _ = before.changed("dataset", name)
+    assert after == Comparison(dataset=name, variants=("baseline", "l2", "augment"), l2=0.01,
+                               scale="log")  # fmt: skip
+    assert after.base_spec() == datasets.base_spec(name)  # the dataset's own defaults
+
+
+def test_compare_and_sweep_pages_carry_the_data_and_the_changed_knobs():
+    compare = Comparison(dataset="moons", variants=("baseline", "dropout"), dropout=0.3,
+                         epochs=20, data_noise=0.1, seeds=2)  # fmt: skip
+    sweep = compare.for_page(True)
+    assert sweep == Comparison(dataset="moons", sweep="capacity", epochs=20, data_noise=0.1,
+                               seeds=2)  # fmt: skip
+    back = sweep.changed("sweep", "epochs")[0].for_page(False)
+    assert back == Comparison(dataset="moons", data_noise=0.1, seeds=2)  # swept: default
+    lesson = Comparison(preset="capacity-sweep").for_page(False)
+    assert lesson == Comparison(dataset=lessons.lesson("capacity-sweep").dataset)

@@ -1,11 +1,16 @@
 """The user's own data: CSV files and image folders."""
 
+import io
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from core import datasets
-from core.datasets import DatasetError
+from core.cache import RunStore
+from core.datasets import DatasetError, files
+from core.datasets.base import split
 
 SIGN_LABELS = [k for k in range(25) if k != 9]  # sign-language MNIST: no J (9)
 
@@ -40,6 +45,23 @@ def test_labels_may_be_words_and_features_get_standardized(tmp_path):
     data = datasets.load(str(path))
     assert data.info.task == "binary" and data.info.class_names == ("cat", "dog")
     assert data.info.modality == "tabular" and data.x_train.shape[1] == 2
+
+
+def test_a_csv_read_in_chunks_is_the_same_data(tmp_path, monkeypatch):
+    """Big uploads are parsed in chunks (memory); chunks must not change what is read."""
+    path = tmp_path / "chunks.csv"
+    rows = [f"{('0', '1', 'cat')[i // 40]},{i * 0.5},{i % 7}" for i in range(120)]
+    path.write_text("label,a,b\n" + "\n".join(rows))  # numbers first, a word later
+    whole = datasets.load(str(path))
+    monkeypatch.setattr(files, "CHUNK_CELLS", 21)  # 7 rows at a time
+    again = split(files.read_csv(path, str(path), path.name), whole.fingerprint)
+    assert again.info == whole.info and again.info.class_names == ("0", "1", "cat")
+    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(whole, name))
+    rows[100] = "1,oops,3"
+    path.write_text("label,a,b\n" + "\n".join(rows))
+    with pytest.raises(DatasetError, match="'oops' on line 102"):
+        files.read_csv(path, str(path), path.name)
 
 
 def test_a_bom_and_semicolons_are_understood(tmp_path):
@@ -90,13 +112,63 @@ def test_bad_csvs_are_refused_with_a_clear_message(tmp_path, content, message):
         datasets.load(str(path))
 
 
-def test_an_upload_is_kept_by_content_and_found_by_name(cache_dir):
+def upload(filename: str, content: bytes, limit: int = 50 * 2**20) -> str:
+    return datasets.save_upload(filename, io.BytesIO(content), limit)
+
+
+def files_under(folder) -> list:
+    return [p for p in folder.rglob("*") if not p.is_dir()]
+
+
+def test_an_upload_is_kept_by_content_under_a_safe_name_and_found_by_it(cache_dir):
     content = b"label,a\n" + b"".join(f"{i % 2},{i}\n".encode() for i in range(40))
-    name = datasets.save_upload("my data.csv", content)
-    assert name == datasets.save_upload("renamed.csv", content)  # same bytes, same dataset
-    entry = datasets.resolve(name)
-    assert entry.title == "my_data.csv"
+    name = upload("../../../../etc/cron.d/my data.csv", content)
+    assert name == upload("renamed.csv", content)  # same bytes, same dataset, kept once
+    (kept,) = files_under(cache_dir)
+    assert kept.parent.parent == cache_dir / "uploads" and kept.name == "my_data.csv"
+    assert datasets.resolve(name).paths() == [kept]
     assert datasets.load(name).info.num_classes == 2
+
+
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        (b"a,b\n1,2\n", "no label column"),
+        (b"label,a\n" + b"0,1\n1,2\n", "too few"),
+        (b"label,a\n" + b"0,1\n1,2\n" * 150_000, "larger than 1 MB"),
+    ],
+)
+def test_a_refused_upload_leaves_nothing_on_disk(cache_dir, content, words):
+    with pytest.raises(DatasetError, match=words):
+        upload("bad.csv", content, limit=2**20)
+    assert files_under(cache_dir) == []
+
+
+def test_uploads_count_toward_the_cache_cap_and_the_least_recently_used_go(cache_dir):
+    rows = "".join(f"{i % 2},{i}\n" for i in range(40))
+    first = upload("first.csv", f"label,a\n{rows}".encode())
+    second = upload("second.csv", f"label,b\n{rows}".encode())
+    store = RunStore()
+    one = store.size() // 2
+    assert one > 0  # uploads count
+    for age, name in enumerate([second, first]):  # then `first` is opened: the recent one
+        os.utime(cache_dir / "uploads" / name.split(":")[1], (1000 + age, 1000 + age))
+    datasets.resolve(first)
+    RunStore(max_bytes=one).evict()
+    assert datasets.load(first).info.num_classes == 2
+    with pytest.raises(DatasetError, match="no longer on this server"):
+        datasets.resolve(second)
+
+
+def test_an_accepted_upload_evicts_old_entries_under_the_operators_cap(cache_dir, monkeypatch):
+    old = cache_dir / "uploads" / ("0" * 16)
+    old.mkdir(parents=True)
+    with open(old / "old.csv", "wb") as handle:
+        handle.truncate(65 * 2**20)  # sparse: 65 MB that take no disk
+    os.utime(old, (1000, 1000))
+    monkeypatch.setenv("OVERFITTING_LAB_CACHE_MAX_MB", "64")
+    name = upload("new.csv", b"label,a\n" + b"0,1\n1,2\n" * 20)
+    assert not old.exists() and datasets.load(name).info.num_classes == 2
 
 
 def test_an_image_folder_loads_with_one_class_per_subfolder(tmp_path, cache_dir):
@@ -127,6 +199,37 @@ def test_a_folder_without_class_subfolders_is_refused(tmp_path):
         datasets.load(str(tmp_path / "flat"))
 
 
+def pets(root):
+    for cls in ("cats", "dogs"):
+        (root / cls).mkdir(parents=True)
+        for i in range(6):
+            Image.new("RGB", (8, 8), (i * 30, 0, 0)).save(root / cls / f"{i}.png")
+    return root
+
+
+def truncated_png(path):
+    Image.new("RGB", (40, 40), (1, 2, 3)).save(path)
+    path.write_bytes(path.read_bytes()[:60])
+
+
+@pytest.mark.parametrize(
+    "plant,words",
+    [
+        (lambda p: p.write_bytes(b""), "dogs/bad.png is empty"),
+        (lambda p: p.write_text("<html>not found</html>"), "dogs/bad.png is not an image"),
+        (lambda p: Image.new("RGB", (8, 8)).save(p, format="TIFF"), "dogs/bad.png is a TIFF"),
+        (truncated_png, "dogs/bad.png could not be decoded"),
+    ],
+    ids=["empty", "fake", "tiff", "truncated"],
+)
+def test_an_image_keras_cannot_decode_is_named(tmp_path, plant, words):
+    """TensorFlow's own error names no file; a class of hundreds of photos needs the name."""
+    root = pets(tmp_path / "pets")
+    plant(root / "dogs" / "bad.png")
+    with pytest.raises(DatasetError, match=f"^pets/{words}"):
+        datasets.load(str(root))
+
+
 def test_only_configured_folders_are_reachable_by_strangers(tmp_path, monkeypatch):
     datasets.check_allowed("digits")
     datasets.check_allowed("upload:abc")
@@ -139,8 +242,51 @@ def test_only_configured_folders_are_reachable_by_strangers(tmp_path, monkeypatc
     datasets.check_allowed(str(tmp_path / "allowed" / "pets"))
     with pytest.raises(DatasetError, match="unknown dataset"):
         datasets.check_allowed(str(tmp_path / "allowed" / "cats"))  # inside, but not there
+    (tmp_path / "allowed" / "escape").symlink_to("/etc")
+    with pytest.raises(DatasetError, match="outside the folders"):
+        datasets.check_allowed(str(tmp_path / "allowed" / "escape" / "passwd"))
     with pytest.raises(DatasetError, match="unknown dataset 'nonexistent'"):
         datasets.check_allowed("nonexistent")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_csv_reads_like_its_utf8_twin(tmp_path, encoding):
+    """What Excel's "Unicode text" and PowerShell save; with or without a byte-order mark.
+    It used to be refused as "a binary file"."""
+    text = "label;größe;b\n" + "".join(f"{('ja', 'nein')[i % 2]};{i};{i * 3 % 7}\n"
+                                          for i in range(60))  # fmt: skip
+    (tmp_path / "utf8.csv").write_text(text, encoding="utf-8")
+    (tmp_path / "utf16.csv").write_text(text, encoding=encoding)
+    twin, data = (datasets.load(str(tmp_path / f)) for f in ("utf8.csv", "utf16.csv"))
+    assert data.info.class_names == ("ja", "nein") == twin.info.class_names
+    np.testing.assert_array_equal(data.x_train, twin.x_train)
+
+
+def test_label_and_target_together_are_ambiguous(tmp_path):
+    """Either may be the answer; the other, used as a feature, could give it away."""
+    path = tmp_path / "both.csv"
+    path.write_text("a,target,label\n" + "".join(f"{i},{i % 2},{i % 3}\n" for i in range(60)))
+    with pytest.raises(DatasetError, match=r"more than one label column \(target, label\)"):
+        datasets.load(str(path))
+
+
+def test_a_label_column_wins_over_a_coordinate_named_y(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text("x,y,label\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(60)))
+    data = datasets.load(str(path))
+    assert data.info.input_shape == (2,) and data.info.class_names == ("0", "1")
+
+
+def test_too_many_classes_for_the_held_out_sets_says_so(tmp_path):
+    """1,000 classes of 5 rows: the validation set (800 rows) cannot hold every class. It
+    used to say "each class needs at least 5 examples", which every class had."""
+    path = tmp_path / "many.csv"
+    path.write_text("label,a\n" + "".join(f"c{i % 1000},{i}\n" for i in range(5000)))
+    with pytest.raises(DatasetError, match="5,000 examples are too few for 1,000 classes"):
+        datasets.load(str(path))
+    path.write_text("label,a\n" + "".join(f"{i % 3 if i else 'rare'},{i}\n" for i in range(60)))
+    with pytest.raises(DatasetError, match="class 'rare' has only 1 example"):
+        datasets.load(str(path))
 
 
 @pytest.mark.parametrize("header", ["label ", " LABEL", "Label", " label "])
@@ -159,13 +305,38 @@ def test_two_label_columns_are_refused(tmp_path):
         datasets.load(str(path))
 
 
-@pytest.mark.parametrize("value", ["1e308", "-1e308", "3.5e38"])
-def test_a_value_too_large_for_float32_names_its_column_and_line(tmp_path, value):
+def scaled_iris(path, scale: float):
+    """Iris with its one telling feature (petal length) in other units, and a useless one."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    noise = np.random.default_rng(0).normal(size=len(iris.target))
+    rows = [
+        f"{y},{float(x[2]) * scale!r},{float(n)!r}"
+        for x, y, n in zip(iris.data, iris.target, noise, strict=True)
+    ]
+    path.write_text("label,petal,noise\n" + "\n".join(rows))
+    return datasets.load(str(path))
+
+
+def test_a_feature_standardises_alike_in_any_units(tmp_path):
+    """In float32 the variance of a feature in units of 1e20 overflowed and the feature was
+    silently zeroed; values near ±3e38 became NaN."""
+    plain = scaled_iris(tmp_path / "plain.csv", 1.0)
+    for scale in (1e20, 1e-20, 4e37, -4e37):
+        data = scaled_iris(tmp_path / f"{scale}.csv", scale)
+        for name in ("x_train", "x_val", "x_test"):
+            same = getattr(plain, name) * np.array([np.sign(scale), 1], np.float32)
+            np.testing.assert_allclose(getattr(data, name), same, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("value", ["1e308", "-1e308", "1e200"])
+def test_a_feature_too_large_even_for_float64_is_refused_by_name(tmp_path, value):
     path = tmp_path / "huge.csv"
     rows = [f"{i % 2},{i},{i}" for i in range(30)]
     rows[6] = f"0,{value},1"
     path.write_text("label,a,b\n" + "\n".join(rows))
-    with pytest.raises(DatasetError, match=r"column 'a' on line 8 .*too large for 32-bit"):
+    with pytest.raises(DatasetError, match=r"^'a' .*too large to standardise|^'a' has a .*too far"):
         datasets.load(str(path))
 
 
@@ -221,11 +392,7 @@ def test_links_inside_a_data_root_may_not_lead_outside_it(tmp_path, monkeypatch,
 def test_a_full_disk_while_keeping_a_decoded_folder_is_one_line(tmp_path, monkeypatch):
     import errno
 
-    root = tmp_path / "pets"
-    for cls in ("cats", "dogs"):
-        (root / cls).mkdir(parents=True)
-        for i in range(6):
-            Image.new("RGB", (8, 8), (i * 30, 0, 0)).save(root / cls / f"{i}.png")
+    root = pets(tmp_path / "pets")
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

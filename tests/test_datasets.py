@@ -2,6 +2,7 @@ import gzip
 import io
 import socket
 import tarfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from core import datasets
 from core.datasets import DatasetError
 from core.datasets.base import DatasetInfo, Raw, split
+from core.runner import run_key
 
 
 def ids_raw(n=200, classes=4, test=None) -> Raw:
@@ -41,6 +43,32 @@ def test_an_official_test_split_is_kept_and_validation_comes_from_training():
     data = split(raw, "fp")
     assert len(data.y_test) == 20
     assert data.sizes()["train"] + data.sizes()["validation"] == 200
+
+
+def test_a_held_out_value_too_far_for_float32_is_refused_by_name():
+    info = DatasetInfo("t", "t", "tabular", (2,), ("a", "b"), "binary")
+    x, y = np.arange(80, dtype=float).reshape(40, 2), np.arange(40) % 2
+    far = x[:4].copy()
+    far[1, 1] = 1e300  # a float64, but ~1e299 standard deviations from the training mean
+    raw = Raw(x, y, info, test=(far, y[:4]), features=("near", "far"))
+    with pytest.raises(DatasetError, match="^'far' has a validation or test value too far"):
+        split(raw, "fp")
+
+
+def test_label_noise_on_regression_data_is_refused_everywhere_in_the_core(tmp_path):
+    """It was `ValueError: high <= 0` from numpy, in the middle of a training."""
+    with pytest.raises(DatasetError, match="^Noisy sine is regression data"):
+        datasets.base_spec("sine", label_noise=0.2)
+    spec = replace(datasets.base_spec("sine"), label_noise=0.2)  # as a sweep builds it
+    with pytest.raises(DatasetError, match="regression data"):
+        run_key(spec)  # before anything is queued
+    with pytest.raises(DatasetError, match="regression data"):
+        datasets.for_spec(spec).training(0, 0.2)  # and in the worker, should one get there
+    prices = tmp_path / "prices.csv"
+    prices.write_text("target,size\n" + "".join(f"{i * 1.37:.2f},{i}\n" for i in range(60)))
+    assert datasets.info(str(prices)).task == "regression"
+    with pytest.raises(DatasetError, match="^prices.csv is regression data"):
+        datasets.base_spec(str(prices), label_noise=0.1)
 
 
 def test_training_sizes_are_nested_stratified_prefixes_of_the_training_split():

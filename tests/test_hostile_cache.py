@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from core import datasets, safefs
 from core.cache import RunStore
 from core.cli import main
+from core.datasets import DatasetError
 from core.runner import execute, run_key
 from tests.support import key, make_run
 
@@ -133,18 +134,149 @@ def test_runs_as_a_file_or_a_link_is_set_aside(cache_dir, tmp_path):
     assert execute([TINY])[0].run.key == result.run.key
 
 
+def probed(probe: dict | None, snapshot: dict) -> dict:
+    """A run record whose second epoch holds a probe snapshot, as the worker stores it."""
+    raw = make_run("probed").to_dict() | {"probe": probe}
+    raw["history"][1]["probe"] = snapshot
+    return raw
+
+
+GRID = {"kind": "grid", "x": [0.0, 0.5, 1.0], "y": [-1.0, 1.0]}
+CURVE = {"kind": "curve", "x": [0.0, 1.0, 2.0, 3.0]}
+
+
+@pytest.mark.parametrize(
+    "probe,snapshot",
+    [
+        (GRID, {"values": [50, 60, 70]}),  # 3 values for a 3 x 2 grid
+        (GRID, {"values": [50] * 6, "classes": [0] * 5}),
+        (GRID | {"y": [1.0]}, {"values": [50] * 3}),  # a one-point axis
+        (GRID | {"x": [0.0, 0.0, 1.0]}, {"values": [50] * 6}),  # not increasing
+        (CURVE, {"values": [0.1, 0.2]}),
+        (None, {"values": [0.1]}),  # a snapshot without axes
+    ],
+    ids=["short-grid", "short-classes", "one-point-axis", "flat-axis", "short-curve", "no-axes"],
+)
+def test_probe_grids_and_axes_are_shape_checked(cache_dir, probe, snapshot):
+    """Each of these passed the schema and crashed the Compare page's pictures."""
+    store = RunStore()
+    planted = plant(store, "probed", json.dumps(probed(probe, snapshot)).encode())
+    assert store.load(planted) is None and "set aside" in store.notices[0]
+
+
+@pytest.mark.parametrize("probe,snapshot", [(GRID, {"values": [50] * 6, "classes": [1] * 6}),
+                                            (CURVE, {"values": [0.5] * 4})])  # fmt: skip
+def test_a_whole_probe_is_read(cache_dir, probe, snapshot):
+    store = RunStore()
+    planted = plant(store, "probed", json.dumps(probed(probe, snapshot)).encode())
+    assert store.load(planted).history[1]["probe"] == snapshot
+
+
+def test_a_link_at_uploads_is_never_followed(cache_dir, tmp_path):
+    """It let ?ds=upload:ID read a CSV anywhere on the server."""
+    elsewhere = tmp_path / "elsewhere" / ("ab" * 8)
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "secret.csv").write_text("label,a\n" + "0,1\n1,2\n" * 20)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    (cache_dir / "uploads").symlink_to(elsewhere.parent, target_is_directory=True)
+    for name in (f"upload:{'ab' * 8}", f"upload:{'ab' * 8}".upper().replace("UPLOAD", "upload")):
+        with pytest.raises(DatasetError):
+            datasets.resolve(name)
+    (cache_dir / "uploads").unlink()
+    (cache_dir / "uploads" / ("ab" * 8)).mkdir(parents=True)
+    (cache_dir / "uploads" / ("ab" * 8) / "x.csv").symlink_to(elsewhere / "secret.csv")
+    with pytest.raises(DatasetError, match="no longer on this server"):
+        datasets.resolve(f"upload:{'ab' * 8}")
+
+
+def test_a_link_at_data_does_not_widen_the_data_roots(cache_dir, tmp_path):
+    """It made ?ds=/elsewhere/secret.csv an allowed dataset."""
+    secret = tmp_path / "elsewhere" / "secret.csv"
+    secret.parent.mkdir()
+    secret.write_text("label,a\n" + "0,1\n1,2\n" * 20)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    (cache_dir / "data").symlink_to(secret.parent, target_is_directory=True)
+    for name in (str(secret), str(cache_dir / "data" / "secret.csv")):
+        with pytest.raises(DatasetError, match="outside the folders this server may read"):
+            datasets.check_allowed(name)
+    (cache_dir / "data").unlink()
+    (cache_dir / "data").mkdir()
+    (cache_dir / "data" / "mine.csv").write_text("label,a\n" + "0,1\n1,2\n" * 20)
+    datasets.check_allowed(str(cache_dir / "data" / "mine.csv"))  # a real folder: its files
+
+
+LOCKED = """
+import sys
+from core.cache import RunStore
+from core.runner import execute
+from core import datasets
+store = RunStore()
+spec = datasets.base_spec("iris", capacity="tiny", epochs=1, batch_size=32)
+for _ in range(2):
+    (result,) = execute([spec], store)
+print(result.cached, *store.notices, sep="\\n")
+"""
+
+
+# Root opens any file: the child drops that power, and is then refused as any user is.
+NO_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner",
+               "--inh-caps=-dac_override,-dac_read_search,-fowner"]  # fmt: skip
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["own-folder", "another-users-lock"])
+def test_a_lock_file_that_cannot_be_opened_is_reported_not_a_permanent_failure(cache_dir, shared):
+    """A mode-000 lock file blocked its run for good. Now it is set aside and made afresh;
+    where it cannot be moved either (another user's, in a shared sticky folder), training
+    goes on without it, and the lock's path is told once."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    root = os.geteuid() == 0
+    if root and not shutil.which("setpriv") or shared and not root:
+        pytest.skip("needs setpriv, or a second user to own the lock")
+    locks = cache_dir / "locks"
+    locks.mkdir(parents=True)
+    lock = locks / f"{run_key(TINY)}.lock"
+    lock.write_text("")
+    lock.chmod(0o000)
+    if shared:
+        locks.chmod(0o1777)
+        for path in (locks, lock):
+            os.chown(path, 65534, 65534)
+    done = subprocess.run(
+        [*(NO_OVERRIDE if root else []), sys.executable, "-c", LOCKED],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    cached, *notices = done.stdout.strip().splitlines()
+    assert cached == "True"  # trained the first time, read from the cache the second
+    if shared:
+        assert notices == [f"cannot open the lock file {lock} (Permission denied); "
+                           "training without it"]  # fmt: skip
+    else:
+        assert notices == [] and lock.exists()
+        assert len(list((cache_dir / "quarantine").iterdir())) == 1  # the old one, set aside
+
+
 def test_delete_takes_run_keys_only_and_never_leaves_the_cache(cache_dir, tmp_path, capsys):
     victim = tmp_path / "somewhere"
     victim.mkdir()
     execute([TINY])
-    for bad in ("..", "../..", str(victim), "../../somewhere", "runs", "*"):
-        assert main(["runs", "--delete", bad]) == 2
+    bad = ("..", "../..", str(victim), "../../somewhere", "runs", "*", "", "0" * 23, "0" * 25,
+           "A" * 24)  # fmt: skip
+    for text in bad:
+        assert main(["runs", "--delete", text]) == 2
     assert victim.exists() and RunStore().has(run_key(TINY))
     assert main(["runs", "--delete", run_key(TINY)]) == 0
     assert not RunStore().has(run_key(TINY))
     assert main(["runs", "--delete", run_key(TINY)]) == 2  # honest: it is gone already
     err = capsys.readouterr().err
-    assert err.count("error: ") == 7 and "Traceback" not in err
+    assert err.count("error: ") == len(bad) + 1 and "Traceback" not in err
+    assert err.count("is not a run key") == len(bad)
 
 
 def test_a_read_only_cache_reports_that_delete_failed(cache_dir, monkeypatch, capsys):

@@ -48,3 +48,25 @@ def test_what_keras_prints_adds_the_penalty_to_the_training_mode_and_validation_
               "loss": 0.1}  # fmt: skip
     assert metrics.printed(record) == {"loss": pytest.approx(0.35), "val_loss": pytest.approx(0.44)}
     assert metrics.printed({"fit_loss": None, "val_loss": 0.4, "penalty": 0.0})["loss"] is None
+
+
+def test_the_printed_gap_compares_held_out_and_training_losses_as_keras_prints_them():
+    # Dropout's training-mode running mean (0.3) above the inference-mode validation (0.2).
+    run = history_run(0, [0.5, 0.2], [0.4, 0.05], penalty=0.01)
+    history = [dict(r, fit_loss=0.3) for r in run.history]
+    assert metrics.printed_gap(history) == pytest.approx((0.2 + 0.01) - (0.3 + 0.01))
+    assert metrics.gap(history) == pytest.approx(0.15)  # measured alike: training below
+    assert metrics.printed_gap(history, "test") == pytest.approx((0.51 + 0.01) - 0.31)
+
+
+def test_epochs_to_fit_is_the_first_epoch_at_the_memorised_accuracy():
+    run = history_run(0, [0.5] * 4, [0.4] * 4)
+    history = [dict(r, accuracy=a) for r, a in zip(run.history, (0.5, 0.94, 0.96, 0.99),
+                                                     strict=True)]  # fmt: skip
+    assert metrics.epochs_to_fit(history) == 3
+    assert metrics.epochs_to_fit(history[:2]) is None
+
+
+def test_a_bar_below_holds_when_every_seed_stays_under_it():
+    assert metrics.below_bar([0.09, 0.11, 0.12], 0.15).holds
+    assert not metrics.below_bar([0.09, 0.16, 0.12], 0.15).holds

@@ -54,26 +54,6 @@ def test_nothing_is_ever_unpickled():
     assert hits == []
 
 
-def test_an_uploaded_file_name_cannot_escape_the_uploads_folder(cache_dir):
-    content = b"label,a\n" + b"x,1\ny,2\n" * 10
-    name = datasets.save_upload("../../../../etc/cron.d/evil.csv", content)
-    written = [p for p in cache_dir.rglob("*") if p.is_file()]
-    assert len(written) == 1
-    assert written[0].parent.parent == cache_dir / "uploads"
-    assert datasets.resolve(name).paths() == written
-
-
-def test_a_symlink_inside_a_data_root_cannot_lead_outside(tmp_path, monkeypatch):
-    root = tmp_path / "classes"
-    root.mkdir()
-    (root / "escape").symlink_to("/etc")
-    monkeypatch.setenv("OVERFITTING_LAB_DATA_ROOTS", str(root))
-    (root / "pets").mkdir()
-    datasets.check_allowed(str(root / "pets"))
-    with pytest.raises(DatasetError, match="outside the folders"):
-        datasets.check_allowed(str(root / "escape" / "passwd"))
-
-
 @pytest.mark.parametrize("name", ["upload:../../x", "upload:", "upload:a/b"])
 def test_upload_names_are_only_content_hashes(name):
     with pytest.raises(DatasetError):
@@ -91,4 +71,4 @@ def test_an_oversize_upload_is_refused_with_a_message(cache_dir, apptest_navigat
     assert not at.exception
     assert any(f"larger than {limit} MB" in e.value for e in at.sidebar.error)
     assert at.selectbox(key="cmp_dataset").value == "digits"
-    assert not (cache_dir / "uploads").exists()  # nothing of it was kept
+    assert not [p for p in cache_dir.rglob("*") if p.is_file()]  # nothing of it was kept

@@ -1,6 +1,6 @@
-"""The app's pages, the comparison they share (set up by the entry script, read by every
-page), and the page style: compact at the top, so the lesson fits a projector's first
-screen, and larger in presentation mode."""
+"""The app's pages, the comparison they share (parsed from the link by the entry script,
+read by every page), and the page style: compact at the top, so the lesson fits a
+projector's first screen, and larger in presentation mode."""
 
 from __future__ import annotations
 
@@ -8,12 +8,21 @@ import streamlit as st
 
 from core.comparison import Comparison
 
-# Streamlit leaves 6rem above a page; a classroom projector (1280x720) cannot spare it.
+# Streamlit leaves 6rem above a page and 5rem beside it; a classroom projector (1280x720)
+# cannot spare them: the two headline charts need the width. Its
+# header (3.75rem, opaque) then hid the top of the Run button: it stays, see-through and
+# click-through but for its own buttons. Lesson names wrap in the sidebar's menus, and the
+# sidebar is wide enough for the longest one in its box.
 STYLE = """
 <style>
-.block-container {padding-top: 3.2rem; padding-bottom: 2rem;}
+.block-container {padding: 3.2rem 2.5rem 2rem 2.5rem;}
 h1 {font-size: 1.9rem !important; padding-top: 0 !important; margin-bottom: 0 !important;}
 [data-testid="stCaptionContainer"], .stCaption {color: #333 !important;}
+[data-testid="stHeader"] {background: transparent;}
+[data-testid="stHeader"], [data-testid="stHeader"] * {pointer-events: none !important;}
+[data-testid="stHeader"] :is(button, a, button *) {pointer-events: auto !important;}
+section[data-testid="stSidebar"] {width: 22rem !important;}
+[role="option"] div {white-space: normal !important; overflow: visible !important;}
 </style>
 """
 PRESENTATION = """
@@ -40,11 +49,20 @@ def style() -> None:
 
 
 def presentation() -> bool:
-    return bool(st.session_state.get("present"))
+    return comparison().present
+
+
+def on_page(comparison: Comparison, title: str) -> Comparison:
+    """The comparison as a page shows it: variants on Compare, one knob on Sweep; the
+    other pages show it as it is."""
+    if title in ("Compare", "Sweep"):
+        return comparison.for_page(title == "Sweep")
+    return comparison
 
 
 def comparison() -> Comparison:
-    """The comparison chosen in the sidebar, for the page being drawn.
+    """The comparison of this run's link, for the page being drawn (the entry script
+    parses the link on every run and leaves it here).
 
     A shared link to a page (say /data?ds=...) opened first on a freshly started server
     runs that file on its own: with a pages/ folder next to it, Streamlit starts in its

@@ -1,8 +1,14 @@
 """What the network learns from: split sizes, class balance, examples, and what the
 training-time augmentation does to the same examples (the model's own layers, applied on a
-worker: the web server never imports TensorFlow)."""
+worker: the web server never imports TensorFlow, and the page never waits for it)."""
 
 from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -10,6 +16,7 @@ import streamlit as st
 from core import charts
 from core.datasets import Data
 from core.models import NOISE_AUGMENT, image_augmentation
+from core.settings import SETTINGS
 from core.spec import ExperimentSpec, augmentation_applies, make_variant
 from ui import render
 from ui.engine import engine
@@ -17,6 +24,7 @@ from ui.engine import engine
 SAMPLES_PER_CLASS = 6
 MAX_CLASSES_SHOWN = 12
 TABLE_ROWS_PER_CLASS = 3
+PREVIEWS_KEPT = 32  # drawn previews the server remembers
 
 
 def overview(data: Data, used: Data) -> None:
@@ -132,42 +140,91 @@ def image_grid(images: np.ndarray, captions: list[str], columns: int) -> None:
         grid[i % columns].image(big, caption=caption)
 
 
-def augmentation_preview(base: ExperimentSpec, used: Data, level: str) -> None:
-    """The same examples through the model's own augmentation layers, drawn on a worker."""
+def augmentation_preview(base: ExperimentSpec, used: Data) -> None:
+    """The same examples through the model's own augmentation layers, at each level, drawn
+    on a worker. The rest of the page never waits for it; until the worker answers, this
+    section says what it is waiting for."""
     info = used.info
     if not augmentation_applies(info.modality):
         st.caption("Augmentation is not defined for bags of words.")
         return
-    spec = make_variant(base, "augment", augment=level)
     rng = np.random.default_rng(0)
     count = 4 if info.modality == "image" else min(len(used.y_train), 200)
     pick = rng.choice(len(used.y_train), size=min(count, len(used.y_train)), replace=False)
-    originals = used.x_train[pick]
-    try:
-        with st.spinner("Augmenting on a worker…"):
-            drawn = engine().augment(spec, originals, draws=5 if info.modality == "image" else 1)
-    except Exception as exc:  # the worker's error, shown instead of a traceback
-        st.error(f"Could not compute the preview: {exc}")
+    draws = 5 if info.modality == "image" else 1
+    levels = SETTINGS["augment"].choices
+    drawings = [_drawing(make_variant(base, "augment", augment=level), used.x_train[pick], draws)
+                for level in levels]  # fmt: skip
+    if not all(d.future.done() for d in drawings):
+        _waiting(drawings)
         return
-    if info.modality == "image":
-        changes = list(image_augmentation(level, info.flip_ok))
-        no_flip = "" if info.flip_ok else "; no flips: a mirrored digit is another symbol"
-        st.caption("Left: the original. Right: five draws of the training-time augmentation "
-                   f"({', '.join(changes)}{no_flip}).")  # fmt: skip
-        for original, draws in zip(originals, drawn, strict=True):
-            images = np.clip(np.round(np.concatenate([original[None], draws])), 0, 255)
-            image_grid(
-                images.astype(np.uint8),
-                ["original"] + [f"draw {i + 1}" for i in range(len(draws))],
-                6,
-            )
-        return
+    for level, tab, drawing in zip(levels, st.tabs(list(levels)), drawings, strict=True):
+        with tab:
+            if drawing.future.exception() is not None:
+                st.error(f"Could not compute the preview: {drawing.future.exception()}")
+            elif info.modality == "image":
+                _images(level, used.x_train[pick], drawing.future.result(), info.flip_ok)
+            else:
+                _noise(level, used.x_train[pick], used.y_train[pick], drawing.future.result(),
+                       info)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Drawing:
+    future: Future
+    started: float
+
+
+@st.cache_resource(show_spinner=False)
+def _drawings() -> tuple[ThreadPoolExecutor, OrderedDict, threading.Lock]:
+    """Previews drawn or being drawn on a worker, shared by every session: a class
+    opening the Data page asks the worker once."""
+    return ThreadPoolExecutor(2, thread_name_prefix="preview"), OrderedDict(), threading.Lock()
+
+
+def _drawing(spec: ExperimentSpec, examples: np.ndarray, draws: int) -> Drawing:
+    pool, kept, lock = _drawings()
+    with lock:
+        drawing = kept.get(spec.to_json())
+        if drawing is None or (drawing.future.done() and drawing.future.exception()):
+            future = pool.submit(engine().augment, spec, examples, draws)
+            drawing = kept[spec.to_json()] = Drawing(future, time.monotonic())
+        kept.move_to_end(spec.to_json())
+        while len(kept) > PREVIEWS_KEPT:
+            kept.popitem(last=False)
+        return drawing
+
+
+@st.fragment(run_every=1.0)
+def _waiting(drawings: list[Drawing]) -> None:
+    if all(d.future.done() for d in drawings):
+        st.rerun()
+    waited = time.monotonic() - min(d.started for d in drawings)
+    st.info(f"A training worker is drawing these examples through the model's augmentation "
+            f"layers ({waited:.0f} s so far; the first time, it starts TensorFlow). The "
+            "rest of this page does not wait for it.", icon=":material/hourglass_top:")  # fmt: skip
+
+
+def _images(level: str, originals: np.ndarray, drawn: np.ndarray, flip_ok: bool) -> None:
+    changes = list(image_augmentation(level, flip_ok))
+    no_flip = "" if flip_ok else "; no flips: a mirrored digit is another symbol"
+    st.caption("Left: the original. Right: five draws of the training-time augmentation "
+               f"({', '.join(changes)}{no_flip}).")  # fmt: skip
+    for original, draws in zip(originals, drawn, strict=True):
+        images = np.clip(np.round(np.concatenate([original[None], draws])), 0, 255)
+        image_grid(
+            images.astype(np.uint8),
+            ["original"] + [f"draw {i + 1}" for i in range(len(draws))],
+            6,
+        )
+
+
+def _noise(level: str, originals: np.ndarray, y: np.ndarray, drawn: np.ndarray, info) -> None:
     noisy = drawn[:, 0]
     if info.input_shape[0] >= 2 and info.task != "regression":
-        render.draw(charts.spec(_scatter(originals[:, :2], used.y_train[pick], info,
-                                         noisy[:, :2])))  # fmt: skip
+        render.draw(charts.spec(_scatter(originals[:, :2], y, info, noisy[:, :2])))
     st.caption(
-        f"The first two features of {len(pick)} examples, and the same examples through the "
-        f"model's GaussianNoise layer (standard deviation {NOISE_AUGMENT[level]}, in "
+        f"The first two features of {len(originals)} examples, and the same examples through "
+        f"the model's GaussianNoise layer (standard deviation {NOISE_AUGMENT[level]}, in "
         "standardized units): new noise at every training step, none at inference."
     )

@@ -3,11 +3,12 @@ about the machine."""
 
 from __future__ import annotations
 
-import os
+import uuid
 
 import streamlit as st
 
-from core.jobs import SCHEDULER_ENV, JobEngine
+from core import config
+from core.jobs import JobEngine
 from core.machine import device_summary, library_versions
 
 
@@ -18,13 +19,20 @@ def scheduler_address() -> str | None:
         address = st.secrets.get("scheduler")
     except Exception:  # no secrets.toml, or a malformed one: neither may take the app down
         address = None
-    return address or os.environ.get(SCHEDULER_ENV) or None
+    return address or config.current().scheduler
 
 
 @st.cache_resource(show_spinner=False)
 def engine() -> JobEngine:
     """Started on first use: showing cached results never starts a cluster."""
     return JobEngine(address=scheduler_address())
+
+
+def requester() -> str:
+    """Who asks the job engine for a training: this browser session (an id of its own, kept
+    in its state: AppTest gives every session the same session_id). Cancel withdraws only
+    its own requests; a session that follows a training it did not start has none."""
+    return st.session_state.setdefault("requester", uuid.uuid4().hex)
 
 
 @st.cache_resource(show_spinner=False)

@@ -10,17 +10,18 @@ partial curves, marked as such.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import streamlit as st
 
+from core.comparison import SCALES, VIEWS
 from core.jobs import Watch
-from ui import app, render, views
+from ui import app, render, results, views
 from ui.engine import engine
+from ui.link import linked
 from ui.render import Curve
 from ui.views import View
 
 S = st.session_state
+LOSS_VIEWS = {"data": "Data loss", "keras": "As Keras prints it"}
 
 
 def watching(view: View) -> Watch | None:
@@ -49,7 +50,7 @@ def _starting(view: View) -> None:
     if watch.untrained:  # 2-D or 1-D data: the networks as built, before any training step
         curves = [Curve(e.label, e.spec.seed, [{"epoch": 0, "probe": watch.untrained[e.key]}])
                   for e in view.entries if e.key in watch.untrained]  # fmt: skip
-        views.pictures_section(view, curves, "starting")
+        results.pictures_section(view, curves, "starting")
 
 
 @st.fragment(run_every=1.0)
@@ -59,7 +60,7 @@ def _live(view: View) -> None:
         st.rerun()
     fraction, text = progress(view, watch)
     st.progress(fraction, text=text)
-    views.results(view, view.curves(watch.records), "live")
+    results.results(view, view.curves(watch.records), "live")
 
 
 def progress(view: View, watch: Watch) -> tuple[float, str]:
@@ -69,10 +70,10 @@ def progress(view: View, watch: Watch) -> tuple[float, str]:
         rows[-1]["epoch"] for rows in watch.records.values() if rows
     )
     parts = []
-    if watch.running:
+    if watch.running:  # one figure per training, computed on the server for every viewer
         left = watch.seconds_left
-        parts.append(f"training {watch.running} run(s)"
-                     + (f", about {_duration(left)} left for these" if left else ""))  # fmt: skip
+        time = f"about {_duration(left)} left" if left else "estimating the time left…"
+        parts.append(f"training {watch.running} run(s), {time}")
     if watch.queued:
         behind = f" behind {watch.ahead} run(s) of other requests" if watch.ahead else ""
         parts.append(f"{watch.queued} run(s) queued{behind}")
@@ -89,15 +90,13 @@ def _duration(seconds: float) -> str:
 def finished(view: View) -> None:
     """Nothing of this comparison is training: the cached runs (and the partial curves of
     cancelled ones), then the summary once every run is there."""
-    cancelled = engine().cancelled([e.key for e in view.missing])
+    cancelled = engine().status([e.key for e in view.missing]).cancelled
     if cancelled:
         epoch = max(rows[-1]["epoch"] for rows in cancelled.values() if rows)
         st.warning(f"Cancelled at epoch {epoch}: the partial curves are shown. Press **Run** "
                    "to train again.")  # fmt: skip
     complete = not view.missing
-    figs = cached_figures(_identity(view), views.loss_scale(), app.presentation(), view) \
-        if complete else None  # fmt: skip
-    views.results(view, view.curves(cancelled), "final", figs)
+    results.results(view, view.curves(cancelled), "final")
     if complete:
         entries = [(e.label, e.run, e.key not in view.trained_here) for e in view.entries]
         render.summary_section(entries, view.info.num_classes)
@@ -111,23 +110,9 @@ def finished(view: View) -> None:
         )
 
 
-def _identity(view: View) -> tuple:
-    """What a finished comparison's figures depend on: runs never change under their key."""
-    sweep = view.comparison.is_sweep()
-    return (tuple((e.label, e.key, e.spec.seed) for e in view.entries), view.epochs, sweep)
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def cached_figures(identity: tuple, scale: str, presentation: bool, _view: View) -> dict:
-    """A finished comparison's charts, built once per server and shared by every session.
-    The runs, loss scale and presentation mode key the cache (views.figures reads the
-    same scale and mode from the session); the view, not hashed, holds the loaded runs."""
-    return views.figures(_view, _view.curves())
-
-
 def still_training(view: View) -> None:
-    """Trainings this session started for other comparisons (a slider nudged mid-run):
-    listed with a link back, never silently dropped."""
+    """Trainings this session asked for other comparisons (a setting changed mid-run):
+    each listed with a link back to its own comparison, where it keeps drawing."""
     mine = S.get("my_tasks", {})
     if not mine:
         return
@@ -137,28 +122,33 @@ def still_training(view: View) -> None:
         del mine[task_id]  # finished: forget
     others = {}
     for task in running:
-        if not set(task.keys) & current:
+        if not set(task.keys) <= current:  # some of its runs are not on this page
             others[str(task.about.get("query"))] = task.about
     for about in others.values():
-        link = "?" + urlencode(about.get("query") or {})
-        st.caption(f":material/autorenew: Still training: [{about['title']}]({link}) "
-                   f"({about.get('runs', '?')} run(s))")  # fmt: skip
+        label = f"Still training: {about['title']} ({about['runs']} run(s))"
+        st.page_link(about["page"], label=label, query_params=about["query"],
+                     icon=":material/autorenew:")  # fmt: skip
 
 
 def page() -> None:
-    """The Compare and Sweep pages: the view, its header, what is compared, and the
-    results, live or cached."""
-    view = views.open_view(app.comparison())
+    """The Compare and Sweep pages: the view, its header, what is compared, how the
+    curves are drawn, and the results, live or cached."""
+    comparison = app.comparison()
+    view = views.open_view(comparison)
     watch = watching(view)
-    views.header(view, busy=watch is not None)
-    line, scale = st.columns([4, 1], vertical_alignment="center")
+    views.header(view)
+    line, axis, losses = st.columns([3, 1.2, 1.8], vertical_alignment="center")
     line.caption(views.status_line(view))
-    scale.segmented_control(
-        "Loss axis",
-        ["linear", "log"],
-        default="linear",
-        key="loss_scale",
-        label_visibility="collapsed",
-        help="Linear shows a validation loss that turns upward; log shows every curve whole.",
-    )
+    with axis:
+        linked(st.segmented_control, "scale", "Loss axis", comparison.scale, options=SCALES,
+               required=True, label_visibility="collapsed",
+               help="Linear shows a validation loss that turns upward; log shows every "
+                    "curve whole.")  # fmt: skip
+    with losses:
+        linked(st.segmented_control, "view", "Losses", comparison.loss_view(), options=VIEWS,
+               required=True, label_visibility="collapsed", format_func=LOSS_VIEWS.get,
+               help="Data loss: the cross-entropy (or squared error) alone, both sets in "
+                    "inference mode, so variants compare fairly. As Keras prints it: loss "
+                    "and val_loss as fit() shows them, the L1/L2 penalty included and the "
+                    "training loss averaged over the epoch with Dropout on.")  # fmt: skip
     show(view, watch)

@@ -13,16 +13,17 @@ import io
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import streamlit as st
 
-from core import charts, report
+from core import charts, metrics, report
 from core.cache import Run
 
 PANELS_PER_ROW = 4
-PICTURES_PER_ROW = 4
-HEADLINE = 360  # pixels: the two headline charts fill what a 720-pixel screen has left
+PICTURES_PER_ROW = 3  # at least ~280 pixels each on a projector's 1280
+HEADLINE = 370  # pixels, title and legend included: what a 720-pixel screen has left
+ROW_WIDTH = 1150  # pixels a row of panels fills in an exported figure
 
 
 @dataclass(frozen=True)
@@ -34,38 +35,80 @@ class Curve:
     records: Sequence[dict]
 
 
+@dataclass(frozen=True)
+class Look:
+    """How a comparison is drawn: colours and what they stress, type sizes, the loss axis
+    ("linear"/"log") and which losses ("data", or "keras": as Keras's fit prints them)."""
+
+    palette: charts.Palette
+    theme: charts.Theme = charts.SCREEN
+    scale: str = "linear"
+    view: str = "data"
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What the first screen says about the runs: the claims' kinds (they decide whether
+    the effect chart shows losses or gaps), what the variants are compared with, and the
+    margins as written beside each row (variant -> text)."""
+
+    kinds: tuple[str, ...] = ()
+    reference: str | None = None
+    written: dict[str, str] = field(default_factory=dict)
+
+
+def tidy(curves: Sequence[Curve], view: str = "data") -> list[dict]:
+    """The points the curves draw; in the "keras" view, the loss and val_loss Keras's fit
+    prints (core.metrics.printed) instead of the data losses."""
+    if view == "keras":
+        curves = [Curve(c.label, c.seed, [r | metrics.printed(r) for r in c.records])
+                  for c in curves]  # fmt: skip
+    return report.tidy([(c.label, c.seed, c.records) for c in curves])
+
+
 def figures(
-    curves: Sequence[Curve], labels: Sequence[str], epochs: int | None = None,
-    scale: str = "linear", sweep: bool = False, presentation: bool = False,
-    panels: bool = True, histograms: Sequence[tuple[str, dict]] = (),
+    curves: Sequence[Curve], look: Look, claims: Claims = Claims(), epochs: int | None = None,
+    panels: bool = True, weights: Sequence[tuple[str, dict]] = (),
 ) -> dict:  # fmt: skip
     """Every chart of a comparison as Vega-Lite dicts, plus the records they draw (for the
     exports). Pure: a finished comparison's figures can be cached and shared. `epochs`
-    fixes the epoch axis while runs are still training; the live view skips the panels."""
-    rows = report.tidy([(c.label, c.seed, c.records) for c in curves])
+    fixes the epoch axis while runs are still training; the live view skips the panels.
+    The effect chart judges the data loss whatever the view: it is what the claims say."""
+    rows = tidy(curves, look.view)
     classification = any(r["metric"] == "accuracy" for r in rows)
+    measure = charts.measure_of(claims.kinds)
+    p, t = look.palette, look.theme
     return {
         "rows": rows,
-        "labels": list(labels),
-        "epochs": epochs,
-        "scale": scale,
-        "sweep": sweep,
-        "overlay": charts.overlay(rows, labels, scale, epochs, HEADLINE, sweep, presentation),
-        "gap": charts.gap(rows, labels, HEADLINE, epochs, sweep, presentation),
-        "loss": (
-            charts.panels(rows, "loss", labels, epochs=epochs, scale=scale, sweep=sweep)
-            if panels
-            else None
-        ),
+        "overlay": charts.overlay(
+            rows, p, t, look.scale, epochs, HEADLINE, charts.HEADINGS[look.view]
+        ),  # fmt: skip
+        "effect": charts.effect(
+            charts.effect_rows(histories(curves), measure),
+            p,
+            t,
+            measure,
+            claims.reference,
+            claims.written,
+            HEADLINE,
+        ),  # fmt: skip
+        "gap": charts.gap(rows, p, t, epochs),
+        "loss": charts.panels(rows, "loss", p, t, epochs, look.scale) if panels else None,
         "accuracy": (
-            charts.panels(rows, "accuracy", labels, epochs=epochs, sweep=sweep)
-            if classification and panels
-            else None
-        ),
-        "penalty": charts.penalty(rows, labels, epochs=epochs, presentation=presentation),
-        "norms": charts.norms(norm_rows(curves), labels, epochs, presentation=presentation),
-        "histograms": charts.histograms(histograms, labels) if histograms else [],
+            charts.panels(rows, "accuracy", p, t, epochs) if classification and panels else None
+        ),  # fmt: skip
+        "penalty": charts.penalty(rows, p, t, epochs),
+        "norms": charts.norms(norm_rows(curves), p, t, epochs),
+        "histograms": charts.histograms(weights, p, t) if weights else [],
     }
+
+
+def histories(curves: Sequence[Curve]) -> dict[str, list]:
+    """Each label's records, one list per seed in seed order."""
+    out: dict[str, list] = {}
+    for c in sorted(curves, key=lambda c: c.seed):
+        out.setdefault(c.label, []).append(c.records)
+    return out
 
 
 def norm_rows(curves: Sequence[Curve]) -> list[dict]:
@@ -95,22 +138,23 @@ def draw(spec: dict, key: str | None = None, where=st) -> None:
 
 
 def headline(figs: dict, about: dict, key: str) -> None:
-    """Above the fold: validation (and dashed training) loss of every variant on one axis,
-    beside the generalization gap."""
-    left, right = st.columns([3, 2], gap="medium")
-    with left:
-        draw(figs["overlay"], key=f"{key}-overlay")
-        downloads(lambda: charts.titled(figs["overlay"], *_titles(about, "loss")),
-                  about, "loss-overlay", f"{key}-overlay")  # fmt: skip
-    with right:
-        draw(figs["gap"], key=f"{key}-gap")
-        downloads(lambda: charts.titled(figs["gap"], *_titles(about, "generalization gap")),
-                  about, "gap", f"{key}-gap")  # fmt: skip
+    """Above the fold, side by side in two equal halves of the screen: every variant's
+    validation (and dashed training) loss on one axis, and how big the effect is."""
+    left, right = st.columns(2, gap="small")
+    for column, name, what in ((left, "overlay", "loss"), (right, "effect", "final loss")):
+        with column:
+            draw(figs[name], key=f"{key}-{name}")
+            downloads(lambda n=name, w=what: charts.titled(figs[n], *_titles(about, w)),
+                      about, what.replace(" ", "-"), f"{key}-{name}")  # fmt: skip
 
 
 def small_multiples(figs: dict, about: dict, key: str) -> None:
-    """A panel per variant in columns (Streamlit cannot size one faceted chart); the
-    download is the same panels in one titled figure."""
+    """The gap over the epochs, then a panel per variant in columns (Streamlit cannot size
+    one faceted chart); each download is the same panels in one titled figure."""
+    st.subheader("Generalization gap: validation minus training loss")
+    draw(figs["gap"], key=f"{key}-gap")
+    downloads(lambda: charts.titled(figs["gap"], *_titles(about, "generalization gap")),
+              about, "gap", f"{key}-gap")  # fmt: skip
     for metric, title in (("loss", "Loss per variant"), ("accuracy", "Accuracy per variant")):
         panels = figs[metric]
         if panels is None:
@@ -120,14 +164,16 @@ def small_multiples(figs: dict, about: dict, key: str) -> None:
         grid(panels, PANELS_PER_ROW, f"{key}-{metric}")
         columns = min(PANELS_PER_ROW, len(panels))
         downloads(lambda p=panels, m=metric, c=columns: charts.grid(
-            p, c, charts.ROW_WIDTH // c - 70, *_titles(about, m)), about, metric,
+            p, c, ROW_WIDTH // c - 70, *_titles(about, m)), about, metric,
             f"{key}-{metric}")  # fmt: skip
-    st.caption(charts.TRAIN_NOTE)
 
 
-def pictures(panels: Sequence[dict], about: dict, what: str, key: str) -> None:
-    """Boundary or fitted-curve pictures, one per variant, and their download."""
-    grid(panels, PICTURES_PER_ROW, key)
+def pictures(
+    panels: Sequence[dict], about: dict, what: str, key: str, lead: dict | None = None
+) -> None:
+    """Boundary or fitted-curve pictures, one per variant, after the `lead` chart (the loss
+    marked at their epoch), and their download (the pictures alone)."""
+    grid(([lead] if lead else []) + list(panels), PICTURES_PER_ROW, key)
     columns = min(PICTURES_PER_ROW, len(panels))
     downloads(lambda: charts.grid(panels, columns, charts.PICTURE, *_titles(about, what)),
               about, what.replace(" ", "-"), key)  # fmt: skip

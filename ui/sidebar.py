@@ -1,243 +1,147 @@
 """The shared choices, in the sidebar of every page: what to compare and how.
 
-Every knob's widget is built from core.settings (range, steps, label, help), the table the
-URL parser, the command line and the spec's validation read too. The comparison lives in
-the URL: opening a shared link restores every widget, and every change rewrites the link.
+Every widget shows a field of the link's comparison and changes it through ui.link. Every
+knob's widget is built from core.settings (range, steps, label, help), the table the link
+parser, the command line and the spec's validation read too.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import streamlit as st
 
 from core import datasets, lessons
-from core.comparison import BASE_KNOBS, Comparison, sweep_values
+from core.comparison import Comparison
 from core.datasets import DatasetError
-from core.settings import SETTINGS, SWEEPABLE, Setting
-from core.spec import DEFAULT_VARIANTS, VARIANTS, SpecError
+from core.settings import SETTINGS, Setting
+from core.spec import VARIANTS, SpecError
+from ui import app
 from ui.engine import machine, scheduler_address
+from ui.link import change, linked
 
 S = st.session_state
-PREFIX = "cmp_"
-KEPT = "kept_choices"  # every choice, outside widget state: a page that does not draw a
-# widget (the Sweep page has no Variants) must not make Streamlit forget its value
-PRESENT = "present"  # the query parameter of presentation mode (not part of a comparison)
 
 
-def _key(name: str, default=None) -> str:
-    """A widget's key, its value restored from the kept choices if Streamlit dropped it."""
-    key = PREFIX + name
-    if key not in S and name in S[KEPT]:
-        S[key] = S[KEPT][name]
-    elif key not in S and default is not None:
-        S[key] = default
-    return key
+# --- the sidebar ------------------------------------------------------------------------
 
 
-def _kept(name: str):
-    S[KEPT][name] = S[PREFIX + name]
-    return S[KEPT][name]
-
-
-def render(sweeping: bool = False) -> Comparison:
-    """Draw the sidebar and return the comparison it describes; on the Sweep page, a
-    sweep along one knob instead of variants."""
-    if "cmp_ready" not in S:
-        _from_url()
+def render(comparison: Comparison, notes: list[str], pages: list) -> None:
+    """The pages (each link carrying the comparison), what to compare, its knobs, the
+    presentation mode, your own data, and where training runs."""
     with st.sidebar:
         st.title("Overfitting Lab")
         st.caption("What does regularization do to a neural network?")
-        for note in S.pop("url_notes", []):
+        for page in pages:
+            st.page_link(page, query_params=app.on_page(comparison, page.title).to_query())
+        for note in notes:
             st.warning(note)
-        comparison = _choose_what(sweeping)
-        comparison = _knobs(comparison)
-        st.toggle(
+        _choose_what(comparison)
+        _knobs(comparison)
+        linked(
+            st.toggle,
+            "present",
             "Presentation mode",
-            key="present",
-            on_change=_presentation_changed,
+            comparison.present,
             help="Larger type for a projector; the link opens with the sidebar closed.",
         )
         _own_data()
         _device()
-    query = comparison.to_query() | ({PRESENT: "1"} if S.get("present") else {})
-    if st.query_params.to_dict() != query:
-        st.query_params.from_dict(query)
-    return comparison
 
 
-def _from_url() -> None:
-    params = st.query_params.to_dict()
-    comparison, notes = Comparison.from_query(params)
-    S["url_notes"] = notes
-    S["present"] = params.get(PRESENT) == "1"
-    kept = S[KEPT] = {
-        "preset": comparison.preset,
-        "dataset": comparison.dataset,
-        "variants": list(comparison.variants),
-        "seeds": comparison.seeds,
-    }
-    if comparison.dataset not in datasets.registry():
-        S.setdefault("own_datasets", {})[comparison.dataset] = datasets.resolve(
-            comparison.dataset
-        ).title
-    if comparison.sweep:
-        kept["sweep"] = comparison.sweep
-        kept["values"] = ", ".join(SETTINGS[comparison.sweep].describe(v)
-                                   for v in comparison.values)  # fmt: skip
-    for name in SETTINGS:
-        value = getattr(comparison, name, None)
-        if value is not None and name != "seeds":
-            kept[name] = value  # the rest follow the defaults as the widgets draw
-    S["cmp_ready"] = True
-
-
-def _forget_knobs() -> None:
-    """A new dataset or lesson: every knob follows its defaults again."""
-    for name in ("preset", "dataset"):
-        _kept(name)
-    for name in [*SETTINGS, "sweep", "values"]:
-        if name != "seeds":
-            S.pop(PREFIX + name, None)
-            S[KEPT].pop(name, None)
-
-
-def _presentation_changed() -> None:
-    st.toast("Presentation mode: reopen the link to start with the sidebar closed.")
-
-
-def _choose_what(sweeping: bool) -> Comparison:
+def _choose_what(comparison: Comparison) -> None:
+    sweeping = comparison.is_sweep()
     presets = [n for n, item in lessons.LESSONS.items() if bool(item.sweep) == sweeping]
-    key = _key("preset", "")
-    if S[key] not in presets:
-        S[key] = ""
-    st.selectbox(
+    linked(
+        st.selectbox,
+        "preset",
         "Lesson",
-        ["", *presets],
-        key=key,
-        on_change=_forget_knobs,
+        comparison.preset,
+        options=["", *presets],
         format_func=lambda p: (
             lessons.LESSONS[p].title if p else "Free " + ("sweep" if sweeping else "comparison")
         ),
         help="Teacher presets from the course notes; each says what to look for.",
     )
-    preset = _kept("preset")
-    seeds = S[KEPT].get("seeds", 1)
-    if preset:
-        st.caption(f"Dataset: **{datasets.resolve(lessons.lesson(preset).dataset).title}**")
-        return Comparison(preset=preset, seeds=seeds)
-    st.selectbox(
-        "Dataset",
-        [*datasets.registry(), *S.get("own_datasets", {})],
-        key=_key("dataset", "digits"),
-        format_func=_dataset_label,
-        on_change=_forget_knobs,
-    )
-    comparison = Comparison(dataset=_kept("dataset"), seeds=seeds)
+    if comparison.lesson:
+        st.caption(f"Dataset: **{datasets.resolve(comparison.dataset_name).title}**")
+        return
+    own = [] if comparison.dataset in datasets.registry() else [comparison.dataset]
+    linked(st.selectbox, "dataset", "Dataset", comparison.dataset,
+           options=[*datasets.registry(), *own], format_func=_dataset_label)  # fmt: skip
     if sweeping:
-        return _choose_sweep(comparison)
+        _choose_sweep(comparison)
+        return
     try:
         allowed = comparison.allowed_variants()
     except (DatasetError, SpecError):
         allowed = tuple(VARIANTS)
-    key = _key("variants", list(DEFAULT_VARIANTS))
-    S[key] = [v for v in S[key] if v in allowed]
-    st.multiselect(
-        "Variants",
-        allowed,
-        key=key,
-        help="\n".join(f"- **{name}**: {text}" for name, text in VARIANTS.items()),
-    )
-    chosen = tuple(_kept("variants")) or ("baseline",)
-    return Comparison(dataset=comparison.dataset, variants=chosen, seeds=comparison.seeds)
+    linked(st.multiselect, "variants", "Variants", list(comparison.chosen()), options=allowed,
+           help="\n".join(f"- **{name}**: {text}" for name, text in VARIANTS.items()))  # fmt: skip
 
 
-def _choose_sweep(comparison: Comparison) -> Comparison:
+def _choose_sweep(comparison: Comparison) -> None:
     """The knob to sweep and its values (typed; clamped to the table's range)."""
-    knobs = [k for k in SWEEPABLE if k in comparison.knobs() or k not in BASE_KNOBS]
-    key = _key("sweep", knobs[0])
-    if S[key] not in knobs:
-        S[key] = knobs[0]
-    st.selectbox("Sweep along", knobs, key=key, on_change=_new_sweep,
-                 format_func=lambda k: SETTINGS[k].label)  # fmt: skip
-    knob = SETTINGS[_kept("sweep")]
-    key = _key("values", ", ".join(knob.describe(v) for v in knob.sweep))
-    st.text_input("Values", key=key, help=f"Separated by commas. {knob.help}")
-    try:
-        values, note = sweep_values(knob.name, _kept("values"))
-    except ValueError as exc:
-        st.error(str(exc))
-        values, note = knob.sweep, None
-    if note:
-        st.caption(note)
-    return replace(comparison, sweep=knob.name, values=tuple(values))
-
-
-def _new_sweep() -> None:
-    S.pop(PREFIX + "values", None)
-    S[KEPT].pop("values", None)
+    linked(st.selectbox, "sweep", "Sweep along", comparison.sweep,
+           options=comparison.sweepable(), format_func=lambda k: SETTINGS[k].label)  # fmt: skip
+    knob = SETTINGS[comparison.sweep]
+    text = ", ".join(knob.describe(v) for v in comparison.sweep_values())
+    linked(st.text_input, "values", "Values", text, help=f"Separated by commas. {knob.help}")
 
 
 def _dataset_label(name: str) -> str:
-    own = S.get("own_datasets", {})
-    if name in own:
-        return f"{own[name]} (yours)"
-    entry = datasets.registry()[name]
+    entry = datasets.registry().get(name)
+    if entry is None:
+        return f"{datasets.resolve(name).title} (yours)"
     if entry.source == "download" and not entry.available():
         return f"{entry.title} — needs a one-time download"
     return entry.title
 
 
-def _knobs(comparison: Comparison) -> Comparison:
+def _knobs(comparison: Comparison) -> None:
     """The strength sliders that change something here, the base network and data, and
-    the seeds; each widget starts at the comparison's current value."""
+    the seeds."""
     try:
         strengths, knobs = comparison.shown_strengths(), comparison.knobs()
         if strengths:
             with st.expander("Strengths", expanded=not comparison.preset):
                 for name in strengths:
-                    comparison = _widget(comparison, SETTINGS[name])
+                    _widget(comparison, SETTINGS[name])
         with st.expander("Network, data and training", expanded=False):
-            for name in knobs:
-                comparison = _widget(comparison, SETTINGS[name])
-            comparison = _widget(comparison, SETTINGS["seeds"])
+            for name in (*knobs, "seeds"):
+                _widget(comparison, SETTINGS[name])
     except (DatasetError, SpecError) as exc:
         st.error(str(exc))
-    return comparison
 
 
-def _widget(comparison: Comparison, setting: Setting) -> Comparison:
-    """One knob's widget, as the table describes it; returns the comparison with its value."""
-    key = _key(setting.name)
-    start = {} if key in S else {"value": comparison.value(setting.name)}
-    common = {"key": key, "help": setting.help}
+def _widget(comparison: Comparison, setting: Setting) -> None:
+    """One knob's widget, as the table describes it: its range and steps, and its off
+    value where it has one (a link's "off" shows as off)."""
+    value = comparison.value(setting.name)
+    off = (setting.off,) if setting.off_label else ()
+    common = {"help": setting.help}
     if setting.steps:
-        options = setting.steps
-        if "value" in start and start["value"] not in options:
-            start["value"] = options[0]
-        value = st.select_slider(setting.label, options, format_func=setting.describe,
-                                 **start, **common)  # fmt: skip
+        linked(st.select_slider, setting.name, setting.label, value,
+               options=[*off, *setting.steps], format_func=setting.describe, **common)  # fmt: skip
     elif setting.choices:
-        options = list(setting.choices)
+        options = [*off, *setting.choices]
+        if len(options) <= 3:
+            common["horizontal"] = True
         widget = st.radio if len(options) <= 3 else st.selectbox
-        extra = {"horizontal": True} if widget is st.radio else {}
-        if key not in S:
-            value = start["value"]
-            extra["index"] = options.index(value) if value in options else 0
-        value = widget(setting.label, options, **extra, **common)
-    elif setting.kind is float:
-        value = st.slider(setting.label, float(setting.low), float(setting.high),
-                          step=setting.step, **start, **common)  # fmt: skip
+        linked(widget, setting.name, setting.label, value, options=options, **common)
+    elif setting.spelling:  # free text, such as layer widths: empty means the default
+        linked(st.text_input, setting.name, setting.label, value or "",
+               placeholder="as the network size says", **common)  # fmt: skip
     else:
-        low = setting.off if setting.off is not None else setting.low
-        label = setting.label + (f" (0 = {setting.off_label})" if setting.off_label else "")
-        value = st.number_input(label, int(low), int(setting.high), step=int(setting.step or 1),
-                                **start, **common)  # fmt: skip
-        value, note = setting.parse(str(value))
-        if note:
-            st.caption(note)
-    S[KEPT][setting.name] = S[key]
-    return comparison.with_value(setting.name, value)
+        low = off[0] if off else setting.low
+        label = setting.label + (f" (0 = {setting.off_label})" if off else "")
+        if setting.kind is float:
+            linked(st.slider, setting.name, label, float(value), min_value=float(low),
+                   max_value=float(setting.high), step=setting.step, **common)  # fmt: skip
+        else:
+            linked(st.number_input, setting.name, label, int(value), min_value=int(low),
+                   max_value=int(setting.high), step=int(setting.step or 1), **common)  # fmt: skip
+
+
+# --- your own data ----------------------------------------------------------------------
 
 
 def _own_data() -> None:
@@ -267,17 +171,12 @@ def _take_upload() -> None:
     upload = S.get("cmp_upload")
     if upload is None:
         return
-    content = upload.getvalue()
-    if len(content) > max_upload_mb() * 2**20:  # the server refuses these; AppTest does not
-        S["own_data_error"] = f"{upload.name} is larger than {max_upload_mb()} MB"
-        return
-    try:
-        name = datasets.save_upload(upload.name, content)
-        title = datasets.load(name).info.title  # parse now: refuse bad files at the door
-    except (DatasetError, OSError) as exc:
+    try:  # streamed to disk, bounded (the server refuses larger files; AppTest does not)
+        name = datasets.save_upload(upload.name, upload, max_upload_mb() * 2**20)
+    except DatasetError as exc:
         S["own_data_error"] = f"{upload.name[:80]}: {exc}"
         return
-    _use_own(name, title)
+    _use_own(name, datasets.info(name).title)
 
 
 def _take_folder() -> None:
@@ -297,10 +196,9 @@ def _take_folder() -> None:
 
 
 def _use_own(name: str, title: str) -> None:
-    S.setdefault("own_datasets", {})[name] = title
-    S[PREFIX + "preset"] = ""
-    S[PREFIX + "dataset"] = name
-    _forget_knobs()
+    """Your own data, accepted: the comparison moves to it as to any dataset."""
+    change("dataset", name)
+    st.toast(f"Now comparing on {title}")
 
 
 def _device() -> None:

@@ -13,6 +13,7 @@ from core.datasets.registry import (
     base_spec,
     check_allowed,
     check_name,
+    check_spec,
     data_roots,
     datasets_folder,
     defaults,
@@ -26,6 +27,7 @@ from core.datasets.registry import (
     registry,
     resolve,
     save_upload,
+    training_sizes,
     uploads_folder,
 )
 
@@ -38,6 +40,7 @@ __all__ = [
     "base_spec",
     "check_allowed",
     "check_name",
+    "check_spec",
     "data_roots",
     "datasets_folder",
     "defaults",
@@ -51,5 +54,6 @@ __all__ = [
     "registry",
     "resolve",
     "save_upload",
+    "training_sizes",
     "uploads_folder",
 ]

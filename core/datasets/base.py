@@ -8,6 +8,7 @@ source into the notebook code it generates, so that code prepares exactly the sa
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from stat import S_ISREG
@@ -50,6 +51,7 @@ class Raw:
     info: DatasetInfo
     test: tuple[np.ndarray, np.ndarray] | None = None
     val: tuple[np.ndarray, np.ndarray] | None = None
+    features: tuple[str, ...] = ()  # a table's column names, for messages
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,8 +81,18 @@ class Data:
         keep = stratified_order(self.y_train, self.info.task == "regression")[:count]
         y = self.y_train[keep]
         if label_noise:
+            check_label_noise(self.info, label_noise)
             y = noisy_labels(y, label_noise, self.info.num_classes)
         return replace(self, x_train=self.x_train[keep], y_train=y)
+
+
+def check_label_noise(info: DatasetInfo, fraction: float) -> None:
+    """Label noise draws random classes: regression data has none to draw."""
+    if fraction and info.task == "regression":
+        raise DatasetError(
+            f"{info.title} is regression data: its targets are numbers, not classes, so "
+            "there are no labels to make random; set label noise to 0"
+        )
 
 
 def stratified_order(y, regression=False):
@@ -114,20 +126,22 @@ def split(
     """Stratified, seeded train / validation / test. The test split is never used for
     validation: validation is carved out of the training data."""
     x, y = raw.x, raw.y
-    task = raw.info.task
-    if raw.test is None:
-        x, x_test, y, y_test = _split(x, y, test_fraction, task)
-    else:
-        x_test, y_test = raw.test
-    if raw.val is None:
-        x_train, x_val, y_train, y_val = _split(x, y, val_fraction, task)
-    else:
-        (x_train, y_train), (x_val, y_val) = (x, y), raw.val
+    try:
+        if raw.test is None:
+            x, x_test, y, y_test = _split(x, y, test_fraction, raw.info.task)
+        else:
+            x_test, y_test = raw.test
+        if raw.val is None:
+            x_train, x_val, y_train, y_val = _split(x, y, val_fraction, raw.info.task)
+        else:
+            (x_train, y_train), (x_val, y_val) = (x, y), raw.val
+    except ValueError:
+        raise DatasetError(_too_few(raw, val_fraction, test_fraction)) from None
     if raw.info.modality == "tabular":
-        x_train, x_val, x_test = _standardize(x_train, x_val, x_test)
-    if task == "regression":
+        x_train, x_val, x_test = _standardize(x_train, x_val, x_test, names=raw.features)
+    if raw.info.task == "regression":
         # MSE then reads in units of the target's variance: 1.0 is "predict the mean".
-        y_train, y_val, y_test = _standardize(y_train, y_val, y_test)
+        y_train, y_val, y_test = _standardize(y_train, y_val, y_test, names=("target",))
     return Data(raw.info, fingerprint, x_train, y_train, x_val, y_val, x_test, y_test)
 
 
@@ -135,24 +149,55 @@ def _split(x: np.ndarray, y: np.ndarray, fraction: float, task: str):
     from sklearn.model_selection import train_test_split
 
     stratify = y if task != "regression" else None
-    try:
-        return train_test_split(
-            x, y, test_size=fraction, random_state=SPLIT_SEED, stratify=stratify
+    return train_test_split(x, y, test_size=fraction, random_state=SPLIT_SEED, stratify=stratify)
+
+
+def _too_few(raw: Raw, val_fraction: float, test_fraction: float) -> str:
+    """Why scikit-learn would not split this data, said in the data's own terms."""
+    n = len(raw.y)
+    if raw.info.task == "regression":
+        return f"{n} examples are too few to split into training, validation and test sets"
+    # The smallest held-out set the splits cut, as a share of the data: it must hold one
+    # example of every class.
+    shares = [test_fraction] if raw.test is None else []
+    if raw.val is None:
+        shares.append(val_fraction * (1 - test_fraction if raw.test is None else 1))
+    smallest = math.ceil(min(shares) * n)
+    classes, counts = np.unique(raw.y, return_counts=True)
+    if smallest < len(classes):
+        return (
+            f"{n:,} examples are too few for {len(classes):,} classes: a held-out set of "
+            f"{smallest:,} examples cannot hold one example of every class; use fewer "
+            f"classes or about {math.ceil(len(classes) / min(shares)):,} examples"
         )
-    except ValueError:
-        classes = f" in {len(np.unique(y))} classes" if stratify is not None else ""
-        raise DatasetError(
-            f"{len(y)} examples{classes} are too few to split into training, validation and "
-            "test sets; each class needs at least 5 examples"
-        ) from None
+    rarest = raw.info.class_names[classes[np.argmin(counts)]]
+    return (
+        f"class '{rarest}' has only {counts.min()} example(s); each class needs at least 3 "
+        "to be split into training, validation and test sets"
+    )
 
 
-def _standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    # Statistics from the training split only: nothing leaks from validation or test.
-    mean = train.mean(axis=0)
-    std = train.std(axis=0)
-    std = np.where(std == 0, 1.0, std)
-    return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
+def _standardize(train: np.ndarray, *others: np.ndarray, names=()) -> list[np.ndarray]:
+    """Zero mean and unit variance per feature, with statistics from the training split only
+    (nothing leaks from validation or test), computed in float64: a feature in units of
+    1e20 standardises like one in units of 1e-20 (in float32 its variance overflowed, and
+    the feature was silently zeroed). A feature that still overflows is refused by name."""
+    with np.errstate(over="ignore", invalid="ignore"):  # checked right below
+        mean = train.mean(axis=0, dtype=np.float64)
+        std = train.std(axis=0, dtype=np.float64)
+        std = np.where(std == 0, 1.0, std)
+        out = [((a - mean) / std).astype(np.float32) for a in (train, *others)]
+    stats = np.ravel(np.isfinite(mean) & np.isfinite(std))
+    values = np.ravel(np.logical_and.reduce([np.isfinite(a).all(axis=0) for a in out]))
+    if (stats & values).all():
+        return out
+    column = int(np.flatnonzero(~(stats & values))[0])
+    name = names[column] if column < len(names) else f"feature {column + 1}"
+    if not stats[column]:
+        raise DatasetError(f"'{name}' holds values too large to standardise even in 64-bit "
+                           "floats; rescale or drop it")  # fmt: skip
+    raise DatasetError(f"'{name}' has a validation or test value too far from its training "
+                       "values to standardise in 32-bit floats; rescale or drop it")  # fmt: skip
 
 
 _hash_memo: dict[tuple[str, int, int], str] = {}
