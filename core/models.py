@@ -349,17 +349,6 @@ def _memory(size: float) -> str:
     return f"{size:.2f} TB"
 
 
-def layer_names(listed: list[Layer]) -> list[str]:
-    """Each layer's name in build_model's model: dense_1, dense_2, ..., and "output" last."""
-    counts: dict[str, int] = {}
-    names = []
-    for i, layer in enumerate(listed):
-        counts[layer.kind] = counts.get(layer.kind, 0) + 1
-        last = i == len(listed) - 1
-        names.append("output" if last else f"{_snake(layer.kind)}_{counts[layer.kind]}")
-    return names
-
-
 def keras_layer(layer: Layer, name: str):
     """One listed layer as a Keras layer, without a regularizer: the stacked training loop
     (core.stacked) runs Keras's own augmentation layers this way."""
