@@ -70,7 +70,8 @@ def _all_on(spec: ExperimentSpec, info: DatasetInfo) -> ExperimentSpec:
 
 def _blank(layer: Layer) -> Layer:
     """A layer without its per-branch value (a rate, a noise level)."""
-    return replace(layer, args=()) if layer.kind in VALUED else layer
+    # the comment too: a tapered Dropout says so, and its frame is still the untapered one's
+    return replace(layer, args=(), comment="") if layer.kind in VALUED else layer
 
 
 def _is_switch(layer: Layer) -> bool:

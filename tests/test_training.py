@@ -94,7 +94,7 @@ def test_loop_matches_keras_fit_and_reports_the_penalty_apart(optimizer):
     "spec",
     [
         ExperimentSpec(dataset="breast_cancer", capacity="small", epochs=3, train_size=100,
-                       dropout=0.2, label_noise=0.2),
+                       dropout=0.4, dropout_taper=0.5, widths="24,12", label_noise=0.2),
         ExperimentSpec(dataset="digits", arch="cnn", capacity="tiny", epochs=2, train_size=96,
                        batchnorm=True, l2=1e-3, optimizer="sgd", learning_rate=0.01),
         ExperimentSpec(dataset="sine", data_size=30, data_noise=0.3, capacity="small", epochs=3,
@@ -104,7 +104,8 @@ def test_loop_matches_keras_fit_and_reports_the_penalty_apart(optimizer):
 )  # fmt: skip
 def test_loop_matches_keras_fit_on_every_task_and_on_convolutions(spec):
     """The sigmoid and linear heads and their losses; Rescaling, Conv2D, MaxPooling2D and
-    Flatten (the branch axis merged into the batch and split again)."""
+    Flatten (the branch axis merged into the batch and split again); layer widths and a
+    Dropout taper (each depth's own rate, as Keras's model has it)."""
 
     def check(record, model, data, fit_loss):
         penalty = float(sum(float(loss) for loss in model.losses))
@@ -194,6 +195,29 @@ def test_each_fused_branch_matches_the_variant_trained_alone():
         edges, counts = (np.array(together.histogram[k]) for k in ("edges", "counts"))
         np.testing.assert_allclose(edges, alone.histogram["edges"], rtol=1e-4, atol=1e-5)
         assert np.abs(counts - alone.histogram["counts"]).sum() <= 2
+
+
+def test_tapered_dropout_and_other_widths_train_stacked_as_alone():
+    """Each Dropout's rate comes from the branch's own layer list (a taper gives each depth
+    its own), and other widths are other shapes: a stack of their own in the same loop."""
+    base = replace(IRIS, epochs=4, widths="16,8,8")
+    specs = [
+        base,
+        replace(base, dropout=0.4, dropout_taper=0.5),  # rates 0.4, 0.2, 0.1
+        replace(base, dropout=0.4),  # rates 0.4, 0.4, 0.4
+        replace(base, widths="12,6"),
+    ]
+    data = datasets.load("iris")
+    plan = training._Plan.of(specs, False)
+    layout, members = training._Layout.of(plan.branches, data, None)
+    assert sorted(len(m) for m in members) == [1, 3]  # the taper stacks; the widths do not
+    fused = train(specs, data)
+    assert [r.meta["fused_with"] for r in fused] == [4] * 4
+    runs = {spec: curves(r) for spec, r in zip(specs, fused, strict=True)}
+    for spec in specs:
+        (alone,) = train([spec], data)
+        np.testing.assert_allclose(runs[spec], curves(alone), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(runs[specs[1]], runs[specs[2]])  # the taper changed the training
 
 
 def test_each_seed_shuffles_its_own_batches_and_every_variant_of_a_seed_shares_them():
