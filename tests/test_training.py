@@ -366,6 +366,10 @@ def test_light_augmentation_compiles_with_xla_and_strong_falls_back(monkeypatch,
     rows, _ = loop.run(0, 2)
     assert loop.xla is compiles
     assert rows.shape[:2] == (2, 1) and np.isfinite(rows).all()
+    if not compiles:  # the fallback is that layout's alone: another still compiles
+        other = loaded_loop([replace(spec, augment="light")], datasets.load("digits"))
+        other.run(0, 1)
+        assert other.xla
 
 
 @pytest.mark.parametrize("error", ["ResourceExhaustedError", "InvalidArgumentError"])
