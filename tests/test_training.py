@@ -390,21 +390,22 @@ def test_the_xla_fallback_takes_only_a_missing_kernel(monkeypatch, error):
 
 
 def test_a_comparison_that_changes_only_strengths_reuses_the_traced_loop():
-    """L1, L2, Dropout rates, learning rates and label noise are values in the loop's
-    variables: the second comparison (and sweep) trains without tracing anything, and
-    nothing of the first is left in the loop (a rerun gives the same curves)."""
+    """L1, L2, Dropout rates (a taper's too), learning rates and label noise are values in
+    the loop's variables: the second comparison (and sweep) trains without tracing
+    anything, and nothing of the first is left in the loop (a rerun gives the same curves)."""
     data = datasets.load("iris")
     base = replace(IRIS, epochs=3, batch_size=12)  # a layout no other test traces
     names = ("baseline", "small", "l2", "dropout", "batchnorm", "augment")
 
-    def comparison(l2, dropout, l1, noise, rate):
+    def comparison(l2, dropout, l1, noise, rate, taper):
         specs = [make_variant(base, v, l2=l2, dropout=dropout) for v in names]
-        return specs + [replace(base, l1=l1, label_noise=noise, learning_rate=rate)]
+        return specs + [replace(base, l1=l1, label_noise=noise, learning_rate=rate),
+                        replace(base, dropout=dropout, dropout_taper=taper)]  # fmt: skip
 
-    first = train(comparison(1e-3, 0.5, 1e-4, 0.1, 1e-3), data)
+    first = train(comparison(1e-3, 0.5, 1e-4, 0.1, 1e-3, 0.5), data)
     sweep = train([s for _, s in sweep_specs(base, "l2", (1e-4, 1e-3, 1e-2))], data)
     traced = training.TRACES.total()
-    second = comparison(1e-2, 0.2, 1e-3, 0.3, 3e-3)
+    second = comparison(1e-2, 0.2, 1e-3, 0.3, 3e-3, 0.8)
     again = train(second, data)
     assert train([s for _, s in sweep_specs(base, "l2", (3e-4, 3e-3, 3e-2))], data)[2].spec.l2
 
