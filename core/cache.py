@@ -74,6 +74,7 @@ META_TYPES = {
     "xla": bool,
     "train_examples": int,
     "sizes": dict,
+    "diverged": int,  # the epoch from which a run's numbers are None: its loss overflowed
 }
 
 

@@ -22,7 +22,7 @@ from core.budget import budget_problem
 from core.cache import CacheError, RunStore
 from core.config import ConfigError
 from core.datasets import DatasetError
-from core.report import early_stop, format_table, run_row, summary_row
+from core.report import diverged, early_stop, format_table, run_row, summary_row
 from core.settings import SETTINGS
 from core.spec import VARIANTS, ExperimentSpec, SpecError, sweep_specs, variant_specs, variants_for
 
@@ -391,6 +391,9 @@ def _run_and_report(labelled: list[tuple[str, ExperimentSpec]], store: RunStore,
         for (label, spec), r in zip(labelled, results, strict=True)
     ]
     print(format_table(rows))
+    for (label, spec), r in zip(labelled, results, strict=True):
+        if note := diverged(_label(label, spec, labelled), r.run):
+            print(f"note: {note}", file=sys.stderr)
     if args.json:
         _write_json(args.json, labelled, results)
     return 0

@@ -349,6 +349,12 @@ def _memory(size: float) -> str:
     return f"{size:.2f} TB"
 
 
+def keras_layer(layer: Layer, name: str):
+    """One listed layer as a Keras layer, without a regularizer: the stacked training loop
+    (core.stacked) runs Keras's own augmentation layers this way."""
+    return _keras_layer(layer, None, name)
+
+
 def regularizer(spec: ExperimentSpec):
     import keras
 

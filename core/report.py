@@ -91,11 +91,26 @@ def variant_name(spec: ExperimentSpec) -> str:
     return describe(spec, capacity)
 
 
+def diverged(label: str, run: Run) -> str | None:
+    """Where a variant diverged (its loss or weights overflowed) and what to try."""
+    if not run.meta.get("diverged"):
+        return None
+    spec = run.spec
+    return (
+        f"{label} diverged at epoch {run.meta['diverged']}: its loss or weights overflowed "
+        f"and it stopped learning there. The learning rate ({spec.learning_rate:g}) is too "
+        f"high for {spec.optimizer} here; try {spec.learning_rate / 10:g} or lower."
+    )
+
+
 def surprise(label: str, run: Run, classes: int) -> str | None:
-    """Why a variant that learned (high accuracy while training) scores near chance on the
-    same training data in inference mode, and what to try; None when nothing surprising
-    happened. Training data on both sides: held-out accuracy at chance is what a network
-    that memorised random labels should show, not a mismatch between the two modes."""
+    """Why a variant diverged, or why one that learned (high accuracy while training)
+    scores near chance on the same training data in inference mode, and what to try; None
+    when nothing surprising happened. Training data on both sides: held-out accuracy at
+    chance is what a network that memorised random labels should show, not a mismatch
+    between the two modes."""
+    if note := diverged(label, run):
+        return note
     last = run.history[-1]
     fit, inference = last.get("fit_accuracy"), last.get("accuracy")
     if fit is None or inference is None or classes < 2:

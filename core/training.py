@@ -1,17 +1,26 @@
 """train(specs, data) -> runs: every variant of a comparison (or every value of a sweep)
-trained as branches of one compiled loop, with honest per-epoch records.
+trained in one compiled loop, with honest per-epoch records.
 
-Why one compiled loop rather than model.fit per variant:
-- fusion: specs that share the data pool and batch size share one graph and one pass over
-  the data. Each branch is its own keras.Model with its own optimizer, L1/L2, Dropout and
-  BatchNorm, training subset and (noisy) labels, so this is the same computation as training
-  each alone. Branches with the same training set share each batch; a learning curve's
-  branches (different training sizes) each step through their own examples;
+How the loop is built:
+- fusion: specs that share the data pool, batch size and seed share one loop and one pass
+  over the data;
+- stacks: within it, branches of one shape train as one stacked network (core.stacked),
+  each with its own strengths, switches, optimizer state, training subset and (noisy)
+  labels; other shapes (another capacity, another optimizer) are further stacks in the same
+  loop. Every branch is the same computation as training it alone (up to the rounding of
+  a batched matmul), which also runs through this code (a stack of one), and tests pin that
+  code to Keras's model.fit;
+- no retrace for new values: a loop's graph depends only on its layout (shapes, the stacks'
+  layers, which switches and penalties exist); strengths, data, labels, seeds and initial
+  weights are values in its variables. Each process keeps its recent loops, traced, by
+  layout, so a comparison that changes a strength starts training at once;
 - prefixes: a run of 20 epochs is the first 20 epochs of a run of 80 with the same spec
-  (the batch order is a function of the epoch number only), so an epochs sweep, or early
-  stopping's patience, trains one branch;
-- overhead: on small data, fit's per-epoch and per-step Python overhead dominates; here many
-  epochs run inside one tf.function call and Python only wakes up to report progress.
+  (the batch order is a function of the seed and the epoch only), so an epochs sweep, or
+  early stopping's patience, trains one branch;
+- overhead: many epochs run inside one tf.function call, and Python only wakes up to report
+  progress; between steps the loop reads a stop flag, so a cancel ends it within a step;
+- divergence: a branch whose loss, weights or measurements stop being finite stops updating;
+  its epochs from then on are recorded as None and its run says where it diverged.
 
 What is recorded, per branch and epoch:
 - loss / accuracy: the training set (with the labels it trains on, noisy or not)
@@ -34,9 +43,11 @@ TensorFlow is imported here, inside functions, never when `core` is imported.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,19 +57,29 @@ import numpy as np
 from core import probes
 from core.cache import EPOCH_NUMBERS, Run
 from core.datasets.base import Data
-from core.models import build_model, kernel_layers
-from core.optimizers import FusedOptimizer
 from core.runtime import device_name, has_gpu, tf_runtime, versions
 from core.spec import ExperimentSpec
+from core.stacked import (
+    STEP_SPACE,
+    Design,
+    Stack,
+    kernel_names,
+    parameter_count,
+    per_example,
+    probabilities,
+    stack_key,
+)
 
 ORDER_SEED = 1234  # mixed with the spec's seed: each seed its own batch order
 EVAL_TRAIN_MAX = 10_000  # inference-mode training metrics use at most this many examples
 EVAL_BATCH = 1024
 CHUNK_SECONDS = 0.5  # report progress about this often
-XLA_CHUNK = 16  # epochs per compiled call under XLA: a fixed shape, compiled once
+STOP_POLL_SECONDS = 0.2  # how often a thread asks should_stop() during a compiled call
+MAX_LOOPS = 24  # warm loops a process keeps, ~100 MB each: the offline defaults, then requests
 HISTOGRAM_BINS = 40
-COLUMNS = len(EPOCH_NUMBERS)  # per branch and epoch, then each kernel's norm
+COLUMNS = len(EPOCH_NUMBERS)  # per branch and epoch, then each kernel's norm, then alive
 FIT_COLUMNS = 3  # the first columns, summed over the epoch's steps: loss, accuracy, penalty
+TRACES: Counter = Counter()  # how often this process traced each compiled function
 
 OnEpoch = Callable[[int, dict[str, Any]], None]
 OnRun = Callable[[int, Run], None]
@@ -68,10 +89,9 @@ OnStart = Callable[[int, dict[str, Any]], None]  # (spec index, the untrained pr
 class Cancelled(RuntimeError):
     """Training stopped because should_stop() said so; nothing was stored."""
 
-
-# Keras's seeding and clear_session() are process-global: one training at a time per process.
-# Parallel trainings belong in separate worker processes (the job engine).
-_one_at_a_time = threading.Lock()
+    def __init__(self, epochs: int, steps: int):
+        super().__init__(f"training was cancelled after {epochs} epochs and {steps} steps")
+        self.epochs, self.steps = epochs, steps  # whole epochs done, then steps of the next
 
 
 def train(
@@ -82,15 +102,12 @@ def train(
     on_run: OnRun | None = None,
     on_start: OnStart | None = None,
 ) -> list[Run]:
-    """Train every spec on `data`, fusing those that can share a graph. Callbacks get the
+    """Train every spec on `data`, fusing those that can share a loop. Callbacks get the
     index of the spec in `specs`: on_start with the untrained networks' probe predictions
-    (2-D and 1-D data: the first picture, before the graph is traced), on_epoch after each
+    (2-D and 1-D data: the first picture, before the first step), on_epoch after each
     epoch, on_run when a run is done."""
-    groups: dict[tuple, list[int]] = {}
-    for i, spec in enumerate(specs):
-        groups.setdefault(spec.fusion_group(), []).append(i)
     results: list[Run | None] = [None] * len(specs)
-    for indices in groups.values():
+    for indices in _fusion_groups(specs):
 
         def report(k: int, record: dict, indices=indices) -> None:
             if on_epoch:
@@ -108,6 +125,13 @@ def train(
     return [r for r in results if r is not None]
 
 
+def _fusion_groups(specs: Sequence[ExperimentSpec]) -> list[list[int]]:
+    groups: dict[tuple, list[int]] = {}
+    for i, spec in enumerate(specs):
+        groups.setdefault(spec.fusion_group(), []).append(i)
+    return list(groups.values())
+
+
 def train_fused(
     specs: Sequence[ExperimentSpec],
     data: Data,
@@ -118,7 +142,7 @@ def train_fused(
     """One compiled loop for specs that agree on spec.fusion_group()."""
     if len({s.fusion_group() for s in specs}) != 1:
         raise ValueError("fused specs must share the dataset, its parameters and batch size")
-    with _one_at_a_time:
+    with _training():
         return _train_fused(specs, data, on_epoch, should_stop, on_start)
 
 
@@ -147,83 +171,113 @@ def _train_fused(specs, data, on_epoch, should_stop, on_start=None) -> list[Run]
     started = time.perf_counter()
     probe = probes.axes(data)
     plan = _Plan.of(specs, probe is not None)
-    loop = _FusedLoop(tf, plan.branches, data, probe)
-    try:
+    layout, members = _Layout.of(plan.branches, data, probe)
+    with _loop(tf, layout) as loop:
+        loop.load(plan.branches, members, data, probe)
         if probe and on_start:
             untrained = loop.probe()
             for i, b in enumerate(plan.of_spec):
-                on_start(i, probes.values(untrained[b], data.info.task) | {"epoch": 0})
-        rows, extras, first_call = _run_epochs(loop, plan, specs, data.info.task, on_epoch,
-                                               should_stop)  # fmt: skip
-        params = [int(m.count_params()) for m in loop.models]
-        layers = [[layer.name for layer in kernel_layers(m)] for m in loop.models]
-    finally:
-        loop.release()
+                on_start(i, probes.values(untrained[loop.rows[b]], data.info.task) | {"epoch": 0})
+        rows, extras, first_call, diverged = _run_epochs(loop, plan, specs, data.info.task,
+                                                         on_epoch, should_stop)  # fmt: skip
+        xla = loop.xla
     meta = {
         "device": device_name(),
         "versions": versions(),
         "fused_with": len(plan.branches),
         "seconds": round(time.perf_counter() - started, 3),
         "first_call_seconds": round(first_call, 3),
-        "xla": loop.xla,
+        "xla": xla,
         "created": time.time(),
         "sizes": data.sizes(),  # the whole splits: pages state them without loading the data
     }
     runs = []
     for spec, b in zip(specs, plan.of_spec, strict=True):
-        history = tuple(rows[b][: spec.epochs])
+        own = {"train_examples": data.train_count(spec.train_size)}
+        if diverged[b] is not None and diverged[b] <= spec.epochs:
+            own["diverged"] = diverged[b]
         runs.append(
             Run(
                 key=spec.key(data.fingerprint),
                 spec=spec,
                 fingerprint=data.fingerprint,
-                history=history,
-                params=params[b],
-                layers=tuple(layers[b]),
+                history=tuple(rows[b][: spec.epochs]),
+                params=parameter_count(spec, data.info),
+                layers=kernel_names(spec, data.info),
                 histogram=extras[b].get(spec.epochs),
                 probe=probe,
-                meta=meta | {"train_examples": loop.sizes[b]},
+                meta=meta | own,
             )
         )
     return runs
 
 
-def _run_epochs(loop, plan: _Plan, specs, task, on_epoch, should_stop):
+def _run_epochs(loop: _Loop, plan: _Plan, specs, task, on_epoch, should_stop):
     """All epochs, in chunks sized so progress arrives about every CHUNK_SECONDS and that
     end where a histogram or a probe snapshot is due; the first chunk is one epoch, since it
-    also pays for tracing the graph."""
+    also pays for tracing the graph when the layout is new."""
     rows: list[list[dict]] = [[] for _ in plan.branches]
     extras: list[dict[int, dict]] = [{} for _ in plan.branches]
+    diverged: list[int | None] = [None] * len(plan.branches)
     pauses = sorted(plan.report | plan.snapshots | {plan.epochs})
     done, chunk, first_call = 0, 1, 0.0
-    while done < plan.epochs:
-        if should_stop and should_stop():
-            raise Cancelled("training was cancelled")
-        until = next(p for p in pauses if p > done)
-        chunk = min(chunk, until - done, loop.max_chunk)
-        tick = time.perf_counter()
-        values = loop.run(done, chunk)  # [chunk, branches, COLUMNS + layers]
-        seconds = time.perf_counter() - tick
-        first_call = first_call or seconds
-        done += chunk
-        snapshot = loop.probe() if done in plan.snapshots else None
-        for e in range(chunk):
-            epoch = done - chunk + e + 1
-            for b in range(len(plan.branches)):
-                record = _record(epoch, values[e, b], loop.layer_counts[b], seconds / chunk,
-                                 task)  # fmt: skip
-                if snapshot is not None and epoch == done:
-                    record["probe"] = probes.values(snapshot[b], task)
-                rows[b].append(record)
-        if done in plan.report:
-            for b, histogram in enumerate(loop.histograms()):
-                extras[b][done] = histogram
-        if on_epoch:
-            for i, b in enumerate(plan.of_spec):
-                for record in rows[b][done - chunk : min(done, specs[i].epochs)]:
-                    on_epoch(i, record)
-        chunk = max(1, int(CHUNK_SECONDS / max(seconds / chunk, 1e-4)))
-    return rows, extras, first_call
+    with _watching(loop, should_stop):
+        while done < plan.epochs:
+            until = next(p for p in pauses if p > done)
+            chunk = min(chunk, until - done)
+            tick = time.perf_counter()
+            values, steps = loop.run(done, chunk)  # [epoch, branch, columns]
+            seconds = time.perf_counter() - tick
+            if len(values) < chunk:
+                raise Cancelled(done + len(values), steps)
+            first_call = first_call or seconds
+            done += chunk
+            snapshot = loop.probe() if done in plan.snapshots else None
+            for e in range(chunk):
+                epoch = done - chunk + e + 1
+                for b in range(len(plan.branches)):
+                    row = values[e, loop.rows[b]]
+                    if diverged[b] is None and row[-1] < 0.5:
+                        diverged[b] = epoch
+                    dead = diverged[b] is not None
+                    record = _record(epoch, row, loop.layer_counts[b], seconds / chunk, task,
+                                     dead)  # fmt: skip
+                    if snapshot is not None and epoch == done and not dead:
+                        record["probe"] = probes.values(snapshot[loop.rows[b]], task)
+                    rows[b].append(record)
+            if done in plan.report:
+                for b, histogram in enumerate(loop.histograms()):
+                    extras[b][done] = histogram
+            if on_epoch:
+                for i, b in enumerate(plan.of_spec):
+                    for record in rows[b][done - chunk : min(done, specs[i].epochs)]:
+                        on_epoch(i, record)
+            chunk = max(1, int(CHUNK_SECONDS / max(seconds / chunk, 1e-4)))
+    return rows, extras, first_call, diverged
+
+
+@contextlib.contextmanager
+def _watching(loop: _Loop, should_stop: Callable[[], bool] | None):
+    """Ask should_stop() from a thread while the loop runs, and raise the loop's stop flag
+    (which it reads between steps) when it says so."""
+    if should_stop is None:
+        yield
+        return
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not should_stop():
+            if finished.wait(STOP_POLL_SECONDS):
+                return
+        loop.stop.assign(True)
+
+    watcher = threading.Thread(target=watch, name="should-stop", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        watcher.join()
 
 
 def _finite(value, digits: int = 6) -> float | None:
@@ -231,15 +285,17 @@ def _finite(value, digits: int = 6) -> float | None:
     return round(value, digits) if math.isfinite(value) else None
 
 
-def _record(epoch: int, row: np.ndarray, layers: int, seconds: float, task: str) -> dict:
+def _record(epoch: int, row: np.ndarray, layers: int, seconds: float, task: str,
+            dead: bool = False) -> dict:  # fmt: skip
+    """One epoch's record; a branch that diverged has no numbers left, only its epochs."""
     record: dict[str, Any] = {"epoch": epoch}
     for name, value in zip(EPOCH_NUMBERS, row[:COLUMNS], strict=True):
         classify = task != "regression" or not name.endswith("accuracy")
-        record[name] = _finite(value) if classify else None
+        record[name] = _finite(value) if classify and not dead else None
     record["seconds"] = round(seconds, 5)
     norms = [_finite(n, 5) for n in row[COLUMNS : COLUMNS + layers]]
     # All or none: a norm missing from the middle would shift the rest onto other layers.
-    record["norms"] = norms if None not in norms else []
+    record["norms"] = norms if None not in norms and not dead else []
     return record
 
 
@@ -264,60 +320,221 @@ def xla_friendly(specs: Sequence[ExperimentSpec], data: Data) -> bool:
     return data.info.modality != "image" or all(s.augment != "strong" for s in specs)
 
 
-class _FusedLoop:
-    """The compiled graph for one fusion group: data on the device, steps that update every
-    branch, and per-epoch evaluation of all branches in inference mode.
+def _no_xla_kernel(exc: Exception) -> bool:
+    """Whether an error means "this graph has an op XLA cannot compile" (and nothing else:
+    never out of memory, never a bug)."""
+    text = str(exc)
+    return "unsupported operations" in text or ("No registered" in text and "XLA" in text)
 
-    Uniform branches (one training set) share each batch, and each branch's Keras graph is
-    traced as few times as possible (tracing is most of the fixed cost): one training step
-    serves every batch, the last smaller one included. Ragged branches (a learning curve)
-    each loop over their own training set, so they run without XLA. XLA (on a GPU) needs
-    static shapes: full batches and the remainder are two steps, and every compiled call
-    covers XLA_CHUNK epochs' worth of batch orders.
+
+# --- the compiled loop, one per layout and process -----------------------------------------
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What a fusion group's compiled loop depends on: shapes and stacks, never values. One
+    traced loop per layout serves every comparison that differs only in strengths, data,
+    labels, seeds or training sizes of the same count."""
+
+    stacks: tuple[Design, ...]
+    input_shape: tuple[int, ...]
+    dtype: str
+    task: str
+    pool: int  # training examples in the pool every branch takes a prefix of
+    batch: int
+    measured: tuple[int, int, int]  # examples measured per epoch: training, validation, test
+    probe: int  # probe points, 0 for none
+    xla: bool
+
+    @classmethod
+    def of(cls, branches: Sequence[ExperimentSpec], data: Data, probe: dict | None):
+        """The layout, and which branches each stack holds (in the order of its rows)."""
+        info = data.info
+        by_key: dict[tuple, list[int]] = {}
+        for i, spec in enumerate(branches):
+            by_key.setdefault(stack_key(spec, info), []).append(i)
+        stacks = []
+        for members in by_key.values():
+            sizes = {data.train_count(branches[i].train_size) for i in members}
+            stacks.append((Design.of([branches[i] for i in members], info, len(sizes) > 1),
+                           members))  # fmt: skip
+        stacks.sort(key=lambda pair: repr(pair[0]))  # the same layout whatever the order
+        pool = max(data.train_count(s.train_size) for s in branches)
+        layout = cls(
+            stacks=tuple(design for design, _ in stacks),
+            input_shape=tuple(info.input_shape),
+            dtype=str(data.x_train.dtype),
+            task=info.task,
+            pool=pool,
+            batch=min(branches[0].batch_size, pool),
+            measured=(min(pool, EVAL_TRAIN_MAX), len(data.y_val), len(data.y_test)),
+            probe=len(probes.inputs(probe)) if probe else 0,
+            xla=all(data.train_count(s.train_size) == pool for s in branches)
+            and xla_friendly(branches, data),
+        )
+        return layout, [members for _, members in stacks]
+
+
+_loops: OrderedDict[_Layout, _Loop] = OrderedDict()
+_loops_lock = threading.Lock()
+_idle = threading.Condition()  # notified when no training runs in this process
+_running = 0
+
+
+@contextlib.contextmanager
+def _loop(tf, layout: _Layout, wait: bool = True):
+    """This process's loop for a layout, held (one training at a time per loop); None when
+    `wait` is off and someone else holds it."""
+    with _loops_lock:
+        loop = _loops.pop(layout, None) or _Loop(tf, layout)
+        _loops[layout] = loop
+        while len(_loops) > MAX_LOOPS:
+            _loops.popitem(last=False)
+    if not loop.lock.acquire(blocking=wait):
+        yield None
+        return
+    try:
+        yield loop
+    finally:
+        loop.lock.release()
+
+
+@contextlib.contextmanager
+def _training():
+    """Count trainings in progress: pre-tracing waits while any runs."""
+    global _running
+    with _idle:
+        _running += 1
+    try:
+        yield
+    finally:
+        with _idle:
+            _running -= 1
+            _idle.notify_all()
+
+
+def pretrace(specs: Sequence[ExperimentSpec], data: Data) -> int:
+    """Warm the loops these specs would train in: trace each new layout and run it for one
+    epoch (which compiles what XLA compiles and lets TensorFlow optimise the graph), so
+    that a later comparison of the same layout starts training at once. Returns how many
+    layouts were new.
+
+    Off the request path: it starts a layout only while no training runs in this process,
+    and skips a layout that a training holds. A request never waits for it: another layout
+    is another loop, and the layout being warmed would take no less to trace again."""
+    tf = tf_runtime()
+    probe = probes.axes(data)
+    warmed = 0
+    for indices in _fusion_groups(specs):
+        plan = _Plan.of([specs[i] for i in indices], probe is not None)
+        layout, members = _Layout.of(plan.branches, data, probe)
+        with _idle:
+            _idle.wait_for(lambda: _running == 0)
+        with _loop(tf, layout, wait=False) as loop:
+            if loop is None or loop.warm:
+                continue
+            loop.load(plan.branches, members, data, probe)
+            loop.run(0, 1)
+            if probe:
+                loop.probe()
+            warmed += 1
+    return warmed
+
+
+class _Feed:
+    """What one stack's branches learn from: labels over the pool and over the measuring
+    set, training-set sizes, and which row of each epoch's batch orders each one follows."""
+
+    def __init__(self, tf, branches: int, pool: int, measured: int, label_dtype):
+        self.labels = _data(tf, [branches, pool], label_dtype)
+        self.measure_labels = _data(tf, [branches, measured], label_dtype)
+        self.sizes = _data(tf, [branches], tf.int32)
+        self.eval_sizes = _data(tf, [branches], tf.int32)
+        self.rows = _data(tf, [branches], tf.int32)
+
+
+def _data(tf, shape, dtype):
+    """A variable that holds values, never trained: load() assigns what a comparison needs."""
+    return tf.Variable(tf.zeros(shape, dtype), trainable=False)
+
+
+class _Loop:
+    """The compiled loop of one layout: its variables (data, weights, strengths, optimizer
+    state) and its graph, traced once. load() puts a comparison in; run() trains it.
+
+    Every step takes a fixed-size window of each branch's batch order, with weights that
+    mark the examples past the end of a branch's training set (the last batch of an epoch,
+    and a learning curve's smaller sets): one shape for every step, which XLA needs, and
+    one graph whatever the training sizes. The measuring set (training subset, validation,
+    test) is cut into equal chunks the same way. Under XLA (on a GPU) the step and the
+    end-of-epoch measurement are compiled; the loops around them are not, so that they can
+    read the stop flag between steps.
     """
 
-    def __init__(self, tf, specs: Sequence[ExperimentSpec], data: Data, probe: dict | None):
-        import keras
+    def __init__(self, tf, layout: _Layout):
+        self.tf, self.layout = tf, layout
+        self.lock = threading.Lock()
+        self.xla = layout.xla
+        self.stacks = [Stack(tf, design, layout.task) for design in layout.stacks]
+        self.branches = sum(s.branches for s in self.stacks)
+        self.width = max(len(s.kernels) for s in self.stacks)
+        total = sum(layout.measured)
+        self.chunks = -(-total // EVAL_BATCH)
+        self.chunk = -(-total // self.chunks)  # equal chunks, at most EVAL_BATCH each
+        self.steps_max = -(-layout.pool // layout.batch)
+        dtype = tf.as_dtype(layout.dtype)
+        labels = tf.int32 if layout.task == "multiclass" else tf.float32
+        measured = self.chunks * self.chunk
+        self.x = _data(tf, [layout.pool, *layout.input_shape], dtype)
+        self.x_measure = _data(tf, [measured, *layout.input_shape], dtype)
+        self.x_probe = _data(tf, [layout.probe, *layout.input_shape], tf.float32)
+        self.feeds = [_Feed(tf, s.branches, layout.pool, measured, labels) for s in self.stacks]
+        self.steps = _data(tf, [], tf.int32)  # per epoch: the largest set's
+        self.stop = _data(tf, [], tf.bool)
+        self.warm = False  # it has run: traced, optimised, compiled
+        self._compile()
 
-        self.tf, self.task = tf, data.info.task
-        self.seed = specs[0].seed  # one per fusion group
-        self.sizes = [data.train_count(s.train_size) for s in specs]
-        self.n = max(self.sizes)
-        self.uniform = len(set(self.sizes)) == 1
-        self.batch = min(specs[0].batch_size, self.n)
-        pool = data.training(self.n)  # every branch's examples are a prefix of this pool
-        labels = np.stack(
-            [self._labels(pool, data, s, n) for s, n in zip(specs, self.sizes, strict=True)]
-        )
-        self.models, self.optimizers = [], []
-        for spec in specs:
-            keras.utils.set_random_seed(spec.seed)  # same weights and masks as training alone
-            model = build_model(spec, data.info)
-            optimizer = FusedOptimizer(
-                tf, spec.optimizer, spec.learning_rate, model.trainable_variables
-            )
-            self.models.append(model)
-            self.optimizers.append(optimizer)
-        self.kernels = [[layer.kernel for layer in kernel_layers(m)] for m in self.models]
-        self.layer_counts = [len(k) for k in self.kernels]
-        evaluated = min(self.n, EVAL_TRAIN_MAX)
-        self.eval_sizes = [min(n, EVAL_TRAIN_MAX) for n in self.sizes]
-        self.segments = (evaluated, len(data.y_val), len(data.y_test))
-        measure_labels = np.concatenate(
-            [labels[:, :evaluated], np.broadcast_to(data.y_val, (len(specs), len(data.y_val))),
-             np.broadcast_to(data.y_test, (len(specs), len(data.y_test)))], axis=1
-        )  # fmt: skip
-        device = "/GPU:0" if has_gpu() else "/CPU:0"
-        with tf.device(device):
-            self.x = tf.constant(pool.x_train)
-            self.y = self._label_tensor(labels)  # [branch, example]
-            x_measure = np.concatenate([pool.x_train[:evaluated], data.x_val, data.x_test])
-            self.x_measure = tf.constant(x_measure)
-            self.y_measure = self._label_tensor(measure_labels)
-            self.x_probe = tf.constant(probes.inputs(probe)) if probe else None
-        self.xla = self.uniform and xla_friendly(specs, data)
-        self._epochs = self._compile(self.xla)
-        self._probe = tf.function(self._predict_probe) if probe else None
+    # --- loading a comparison ---------------------------------------------------------
+
+    def load(self, branches, members, data: Data, probe: dict | None) -> None:
+        """Put these branches in (members: the branches of each stack, in layout order)."""
+        self._loaded = (branches, members, data, probe)
+        layout = self.layout
+        sizes = [data.train_count(s.train_size) for s in branches]
+        pool = data.training(layout.pool)  # every branch's examples are a prefix of this
+        evaluated = layout.measured[0]
+        padding = self.chunks * self.chunk - sum(layout.measured)
+        self.x.assign(pool.x_train)
+        self.x_measure.assign(np.concatenate([
+            pool.x_train[:evaluated], data.x_val, data.x_test,
+            np.zeros((padding, *layout.input_shape), pool.x_train.dtype)]))  # fmt: skip
+        if probe:
+            self.x_probe.assign(probes.inputs(probe))
+        self.seed = branches[0].seed  # one per fusion group
+        self.distinct = sorted(set(sizes))  # each its own row of batch orders
+        self.rows = [0] * len(branches)  # branch -> its row in the loop's output
+        self.layer_counts = [0] * len(branches)
+        offset = 0
+        for stack, feed, indices in zip(self.stacks, self.feeds, members, strict=True):
+            own = [branches[i] for i in indices]
+            stack.load(own, data.info)
+            labels = np.stack([self._labels(pool, data, branches[i], sizes[i]) for i in indices])
+            measure = np.concatenate(
+                [labels[:, :evaluated],
+                 np.broadcast_to(np.concatenate([data.y_val, data.y_test]),
+                                 (len(indices), len(data.y_val) + len(data.y_test))),
+                 np.zeros((len(indices), padding), labels.dtype)], axis=1)  # fmt: skip
+            feed.labels.assign(labels)
+            feed.measure_labels.assign(measure)
+            feed.sizes.assign([sizes[i] for i in indices])
+            feed.eval_sizes.assign([min(sizes[i], EVAL_TRAIN_MAX) for i in indices])
+            feed.rows.assign([self.distinct.index(sizes[i]) for i in indices])
+            for k, i in enumerate(indices):
+                self.rows[i] = offset + k
+                self.layer_counts[i] = len(stack.kernels)
+            offset += stack.branches
+        self.steps.assign(-(-max(sizes) // layout.batch))
+        self.stop.assign(False)
 
     @staticmethod
     def _labels(pool: Data, data: Data, spec: ExperimentSpec, n: int) -> np.ndarray:
@@ -326,224 +543,180 @@ class _FusedLoop:
         own = data.training(n, spec.label_noise).y_train
         return np.concatenate([own, pool.y_train[n:]])
 
-    def _label_tensor(self, labels: np.ndarray):
+    # --- running ----------------------------------------------------------------------
+
+    def run(self, first_epoch: int, count: int) -> tuple[np.ndarray, int]:
+        """Train up to `count` epochs: [epoch, row, columns] for each epoch done (fewer
+        when the stop flag was raised), and the steps done of the epoch it stopped in.
+        Columns: the EPOCH_NUMBERS, each kernel's norm, then 1 while the branch is alive."""
+        orders = np.zeros((count, len(self.distinct), self.steps_max * self.layout.batch),
+                          np.int32)  # fmt: skip
+        for k, n in enumerate(self.distinct):
+            orders[:, k, :n] = epoch_orders(n, first_epoch, count, self.seed)
         tf = self.tf
-        return tf.constant(labels, dtype=tf.int32 if self.task == "multiclass" else tf.float32)
-
-    def run(self, first_epoch: int, count: int) -> np.ndarray:
-        """Train `count` epochs (at most max_chunk); [epoch, branch] = the EPOCH_NUMBERS
-        columns, then each kernel's norm."""
-        if self.uniform:
-            orders = epoch_orders(self.n, first_epoch, count, self.seed)
-        else:  # each branch its own permutation of its own examples, padded to the pool
-            orders = np.zeros((count, len(self.sizes), self.n), np.int32)
-            for b, n in enumerate(self.sizes):
-                orders[:, b, :n] = epoch_orders(n, first_epoch, count, self.seed)
-        if self.xla:  # XLA compiles per input shape: always hand it the same one
-            pad = np.zeros((XLA_CHUNK - count, *orders.shape[1:]), np.int32)
-            orders = np.concatenate([orders, pad])
-        args = self.tf.constant(orders), self.tf.constant(count)
+        args = tf.constant(orders), tf.constant(first_epoch), tf.constant(count)
         try:
-            return self._epochs(*args).numpy()[:count]
-        except Exception:
-            if not self.xla:
+            rows, _, steps = self._epochs(*args)
+        except tf.errors.InvalidArgumentError as exc:
+            if not (self.xla and _no_xla_kernel(exc)):
                 raise
-            # A layer without an XLA kernel: fall back to the plain graph, same results.
+            # A layer without an XLA kernel: the plain graph, from the same starting point
+            # (XLA compiles at the first call, before anything was updated).
             self.xla = False
-            self._epochs = self._compile(False)
-            return self._epochs(*args).numpy()[:count]
-
-    @property
-    def max_chunk(self) -> int:
-        return XLA_CHUNK if self.xla else 10**6
+            self._compile()
+            self.load(*self._loaded)
+            rows, _, steps = self._epochs(*args)
+        self.warm = True
+        return rows.numpy(), int(steps)
 
     def probe(self) -> np.ndarray:
-        """[branch, point, output]: every branch's predictions over the probe inputs."""
+        """[row, point, output]: every branch's predictions over the probe inputs."""
         return self._probe().numpy()
 
     def histograms(self) -> list[dict[str, list]]:
-        """Each branch's kernel weights now, as a histogram over a range symmetric about 0."""
+        """Each branch's kernel weights now, as a histogram over a range symmetric about 0;
+        weights that are not finite (a branch that diverged) are left out."""
+        per_row = []
+        for stack in self.stacks:
+            kernels = [np.asarray(k).reshape(stack.branches, -1) for k in stack.kernels]
+            per_row += [np.concatenate([k[b] for k in kernels]) for b in range(stack.branches)]
         out = []
-        for kernels in self.kernels:
-            weights = np.concatenate([np.asarray(k).ravel() for k in kernels])
-            edge = float(np.abs(weights).max()) or 1.0
+        for row in self.rows:
+            weights = per_row[row][np.isfinite(per_row[row])]
+            edge = float(np.abs(weights).max(initial=0.0)) or 1.0
             counts, edges = np.histogram(weights, bins=HISTOGRAM_BINS, range=(-edge, edge))
             out.append({"edges": [round(float(e), 6) for e in edges],
                         "counts": counts.astype(int).tolist()})  # fmt: skip
         return out
 
-    def release(self) -> None:
-        import keras
+    # --- the graph --------------------------------------------------------------------
 
-        self.models.clear()
-        self.optimizers.clear()
-        self.kernels.clear()
-        keras.backend.clear_session()
-
-    # --- graph pieces ---------------------------------------------------------------
-
-    def _per_example(self, y, out):
-        """Data loss and correctness per example, without any penalty."""
+    def _compile(self) -> None:
         tf = self.tf
-        import keras
+        step = tf.function(self._step, jit_compile=self.xla, autograph=False)
+        end = tf.function(self._end_of_epoch, jit_compile=self.xla, autograph=False)
+        width = COLUMNS + self.width + 1
+        n = self.steps_max * self.layout.batch
 
-        if self.task == "multiclass":
-            loss = keras.losses.sparse_categorical_crossentropy(y, out)
-            correct = tf.equal(tf.argmax(out, -1, output_type=tf.int32), y)
-        elif self.task == "binary":
-            loss = keras.losses.binary_crossentropy(y[:, None], out)
-            correct = tf.equal(tf.cast(out[:, 0] > 0.5, tf.float32), y)
-        else:
-            loss = tf.square(out[:, 0] - y)
-            correct = tf.zeros_like(loss, dtype=tf.bool)
-        return loss, tf.cast(correct, tf.float32)
+        def running():
+            return tf.logical_not(self.stop)
 
-    def _penalty(self, model):
+        @tf.function(
+            input_signature=[tf.TensorSpec([None, None, n], tf.int32),
+                             tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)],
+            autograph=False,
+        )  # fmt: skip
+        def epochs(orders, first, count):
+            TRACES["epochs"] += 1
+
+            def one_epoch(e, steps, rows):
+                def one_step(s, fit):
+                    draw = (first + e) * STEP_SPACE + s
+                    return s + 1, fit + step(self._windows(orders[e], s), draw)
+
+                steps, fit = tf.while_loop(
+                    lambda s, _: (s < self.steps) & running(), one_step,
+                    (tf.constant(0), tf.zeros([self.branches, FIT_COLUMNS])))  # fmt: skip
+                finished = tf.equal(steps, self.steps)
+                rows = tf.cond(finished, lambda: rows.write(e, end(fit)), lambda: rows)
+                return e + tf.cast(finished, tf.int32), steps, rows
+
+            rows = tf.TensorArray(tf.float32, size=0, dynamic_size=True,
+                                  element_shape=[self.branches, width])  # fmt: skip
+            done, steps, rows = tf.while_loop(
+                lambda e, _, __: (e < count) & running(), one_epoch,
+                (tf.constant(0), tf.constant(0), rows))  # fmt: skip
+            return rows.stack(), done, steps
+
+        self._epochs, self._end = epochs, end
+        self._probe = tf.function(self._predict_probe, autograph=False)
+        # Each loop traces once, by design; TensorFlow's warning about frequent retracing
+        # counts the traces of every loop's function as if they were one function's.
+        for function in (self._epochs, self._probe):
+            function._omit_frequent_tracing_warning = True
+
+    def _windows(self, order, s):
+        """Each stack's batch for step s: positions in the pool ([batch], or [branch, batch]
+        when its branches have training sets of different sizes) and weights [branch,
+        batch] that are 0 past the end of a branch's set."""
         tf = self.tf
-        return tf.add_n(model.losses) if model.losses else tf.constant(0.0)
+        batch = self.layout.batch
+        start = s * batch
+        out = []
+        for stack, feed in zip(self.stacks, self.feeds, strict=True):
+            b = stack.branches
+            if stack.design.own_windows:
+                index = tf.slice(tf.gather(order, feed.rows), [0, start], [b, batch])
+            else:
+                index = tf.slice(order, [feed.rows[0], start], [1, batch])[0]
+            inside = (start + tf.range(batch))[None, :] < feed.sizes[:, None]
+            out.append((index, tf.cast(inside, tf.float32)))
+        return out
 
-    def _step(self, branches: Sequence[int], index):
-        """One optimizer step of the given branches on the same batch of positions in the
-        pool; returns each branch's summed data loss, correct count and penalty (times the
-        batch size) on that batch, the penalty as the step saw it, before its update."""
+    def _step(self, windows, draw):
+        """One optimizer step of every branch: [row, FIT_COLUMNS] sums."""
         tf = self.tf
-        x = tf.cast(tf.gather(self.x, index), tf.float32)
-        models = [self.models[b] for b in branches]
-        with tf.GradientTape() as tape:
-            stats = [
-                self._per_example(tf.gather(self.y[b], index), m(x, training=True))
-                for b, m in zip(branches, models, strict=True)
-            ]
-            penalties = [self._penalty(m) for m in models]
-            # Each branch's loss depends on its own weights only: the sum gives each branch
-            # exactly its own gradient.
-            total = tf.add_n(
-                [
-                    tf.reduce_mean(loss) + penalty
-                    for (loss, _), penalty in zip(stats, penalties, strict=True)
-                ]
-            )
-        variables = [m.trainable_variables for m in models]
-        grads = tape.gradient(total, [v for vs in variables for v in vs])
-        start = 0
-        for b, vs in zip(branches, variables, strict=True):
-            self.optimizers[b].apply(grads[start : start + len(vs)])
-            start += len(vs)
-        # Keras's fit reports the running mean of data loss plus penalty, weighted by batch
-        # size: the penalty is summed per example like the loss, so both divide by n.
-        size = tf.cast(tf.shape(index)[0], tf.float32)
-        return tf.stack([
-            tf.stack([tf.reduce_sum(loss), tf.reduce_sum(c), size * penalty])
-            for (loss, c), penalty in zip(stats, penalties, strict=True)
-        ])  # fmt: skip
+        out = []
+        for stack, feed, (index, weights) in zip(self.stacks, self.feeds, windows, strict=True):
+            own = stack.design.own_windows
+            y = tf.gather(feed.labels, index, axis=1, batch_dims=1 if own else 0)
+            out.append(stack.train_step(tf.gather(self.x, index), y, weights, draw))
+        return tf.concat(out, 0)
 
-    def _measure(self, static: bool):
+    def _end_of_epoch(self, fit):
+        """[row, columns]: the epoch's fit averages, the inference-mode measurements, the
+        penalty, the kernel norms, and whether the branch is still alive (everything it
+        reports is finite)."""
+        tf = self.tf
+        _, val, test = self.layout.measured
+        out, offset = [], 0
+        for stack, feed in zip(self.stacks, self.feeds, strict=True):
+            b = stack.branches
+            sizes = tf.cast(feed.sizes, tf.float32)[:, None]
+            evaluated = tf.cast(feed.eval_sizes, tf.float32)
+            denominators = tf.stack([evaluated, evaluated] + [tf.fill([b], float(val))] * 2
+                                    + [tf.fill([b], float(test))] * 2, axis=1)  # fmt: skip
+            measured = self._measure(stack, feed) / denominators
+            norms = stack.norms()
+            padded = tf.pad(norms, [[0, 0], [0, self.width - norms.shape[1]]])
+            finite = tf.reduce_all(tf.math.is_finite(tf.concat([measured, norms], 1)), 1)
+            stack.alive.assign(stack.alive & finite)
+            alive = tf.cast(stack.alive, tf.float32)[:, None]
+            out.append(tf.concat([fit[offset : offset + b] / sizes, measured,
+                                  stack.penalty()[:, None], padded, alive], axis=1))  # fmt: skip
+            offset += b
+        return tf.concat(out, 0)
+
+    def _measure(self, stack: Stack, feed: _Feed):
         """Inference-mode sums per branch, [branch, (train loss, train correct, val loss, val
-        correct, test loss, test correct)], over the measuring set (training subset, then
-        validation, then test) in chunks: one loop of any-size chunks, or (static, for XLA)
-        fixed-size chunks and the remainder. A branch's training part is its own first
-        eval_sizes[b] examples, with its own labels."""
+        correct, test loss, test correct)], over the measuring set in equal chunks. A
+        branch's training part is its own first eval_sizes examples, with its own labels."""
         tf = self.tf
-        x, y = self.x_measure, self.y_measure
-        n = int(x.shape[0])
-        size = min(EVAL_BATCH, n)
-        train_end = self.segments[0]
-        val_end = train_end + self.segments[1]
+        train_end = self.layout.measured[0]
+        val_end = train_end + self.layout.measured[1]
+        test_end = val_end + self.layout.measured[2]
+        size, b = self.chunk, stack.branches
+        tail = [0] * len(self.layout.input_shape)
 
-        def chunk(xs, ys, start):
-            position = start + tf.range(tf.shape(xs)[0])
-            val = tf.cast((position >= train_end) & (position < val_end), tf.float32)
-            test = tf.cast(position >= val_end, tf.float32)
-            xs = tf.cast(xs, tf.float32)
-            rows = []
-            for b, m in enumerate(self.models):
-                train = tf.cast(position < self.eval_sizes[b], tf.float32)
-                loss, correct = self._per_example(ys[b], m(xs, training=False))
-                rows.append(tf.stack([tf.reduce_sum(v * w) for w in (train, val, test)
-                                      for v in (loss, correct)]))  # fmt: skip
-            return tf.stack(rows)
+        def chunk(c, sums):
+            start = c * size
+            xs = tf.slice(self.x_measure, [start, *tail], [size, *self.layout.input_shape])
+            ys = tf.slice(feed.measure_labels, [0, start], [b, size])
+            position = start + tf.range(size)
+            train = tf.cast(position[None, :] < feed.eval_sizes[:, None], tf.float32)
+            val = tf.cast((position >= train_end) & (position < val_end), tf.float32)[None]
+            test = tf.cast((position >= val_end) & (position < test_end), tf.float32)[None]
+            loss, correct = per_example(tf, self.layout.task, ys, stack.forward(xs, False))
+            sums += tf.stack([tf.reduce_sum(v * w, 1) for w in (train, val, test)
+                              for v in (loss, correct)], axis=1)  # fmt: skip
+            return c + 1, sums
 
-        sums = tf.zeros([len(self.models), 6])
-        if not static:
-            for start in tf.range(0, n, size):
-                sums += chunk(x[start : start + size], y[:, start : start + size], start)
-            return sums
-        full, rest = divmod(n, size)
-        if full:  # fixed-size chunks: static shapes for XLA
-            xs = tf.reshape(x[: full * size], [full, size, *x.shape[1:]])
-            ys = tf.reshape(y[:, : full * size], [len(self.models), full, size])
-            for i in tf.range(full):
-                sums += chunk(xs[i], ys[:, i], i * size)
-        if rest:
-            sums += chunk(x[full * size :], y[:, full * size :], full * size)
+        _, sums = tf.while_loop(lambda c, _: c < self.chunks, chunk,
+                                (tf.constant(0), tf.zeros([b, 6])))  # fmt: skip
         return sums
-
-    def _norms(self):
-        tf = self.tf
-        width = max(self.layer_counts)
-        return tf.stack([
-            tf.concat([tf.stack([tf.norm(k) for k in kernels]), tf.zeros([width - len(kernels)])],
-                      axis=0)
-            for kernels in self.kernels
-        ])  # fmt: skip
 
     def _predict_probe(self):
         tf = self.tf
-        return tf.stack([m(self.x_probe, training=False) for m in self.models])
-
-    def _one_epoch_uniform(self, order, static: bool):
-        tf = self.tf
-        n, batch = self.n, self.batch
-        everyone = range(len(self.models))
-        fit = tf.zeros([len(self.models), FIT_COLUMNS])
-        if static:  # full batches, then the smaller last one as its own step
-            full, rest = divmod(n, batch)
-            if full:
-                batches = tf.reshape(order[: full * batch], [full, batch])
-                for s in tf.range(full):
-                    fit += self._step(everyone, batches[s])
-            if rest:
-                fit += self._step(everyone, order[full * batch :])
-        else:  # one step traced once for every batch, the last smaller one included
-            for start in tf.range(0, n, batch):
-                fit += self._step(everyone, order[start : start + batch])
-        return fit / n
-
-    def _one_epoch_ragged(self, orders):
-        tf = self.tf
-        rows = []
-        for b, n in enumerate(self.sizes):
-            fit = tf.zeros([FIT_COLUMNS])
-            for start in tf.range(0, n, self.batch):
-                fit += self._step([b], orders[b, start : tf.minimum(start + self.batch, n)])[0]
-            rows.append(fit / n)
-        return tf.stack(rows)
-
-    def _compile(self, xla: bool):
-        tf = self.tf
-        denominators = tf.constant(
-            [[e, e, self.segments[1], self.segments[1], self.segments[2], self.segments[2]]
-             for e in self.eval_sizes], tf.float32)  # fmt: skip
-
-        def one_epoch(order):
-            if self.uniform:
-                fit = self._one_epoch_uniform(order, static=xla)
-            else:
-                fit = self._one_epoch_ragged(order)
-            measured = self._measure(static=xla) / denominators
-            penalties = tf.stack([self._penalty(m) for m in self.models])[:, None]
-            return tf.concat([fit, measured, penalties, self._norms()], axis=1)
-
-        shape = [None, self.n] if self.uniform else [None, len(self.sizes), self.n]
-
-        @tf.function(
-            input_signature=[tf.TensorSpec(shape, tf.int32), tf.TensorSpec([], tf.int32)],
-            jit_compile=xla,
-        )
-        def epochs(orders, count):
-            rows = tf.TensorArray(tf.float32, size=tf.shape(orders)[0])
-            for e in tf.range(count):
-                rows = rows.write(e, one_epoch(orders[e]))
-            return rows.stack()
-
-        return epochs
+        TRACES["probe"] += 1
+        return tf.concat([probabilities(tf, self.layout.task, s.forward(self.x_probe, False))
+                          for s in self.stacks], axis=0)  # fmt: skip

@@ -245,10 +245,55 @@ def prepare_task(name: str, cache: str) -> dict:
 
 
 def warm_up() -> str:
-    """Import TensorFlow in a fresh worker before anyone waits for it."""
+    """Import TensorFlow in a fresh worker before anyone waits for it, then warm, in a
+    background thread, the loops a class asks for first (core.training keeps a process's
+    loops by layout): every offline dataset's default comparison, and what moving one of
+    its strength sliders retrains. A first Run, or a slider's move, then trains at once.
+
+    Off the request path: the thread starts a layout only while no training runs in this
+    process, and a training never waits for it (another layout is another loop; the one
+    being warmed would take no less to trace again). A request arriving meanwhile shares
+    the CPU with that one layout's warming, a second or two at most."""
+    import threading
+
     from core.runtime import device_name
 
-    return device_name()
+    name = device_name()
+    threading.Thread(target=_pretrace_defaults, name="pretrace", daemon=True).start()
+    return name
+
+
+def _pretrace_defaults() -> None:
+    from core import datasets
+    from core.comparison import DEFAULT_DATASET, Comparison
+    from core.training import pretrace
+
+    offline = [name for name, entry in datasets.registry().items() if entry.source != "download"]
+    for name in sorted(offline, key=lambda n: n != DEFAULT_DATASET):  # the app's default first
+        comparison = Comparison(dataset=name)
+        specs = [spec for _, spec in comparison.labelled_specs()]
+        data = datasets.for_spec(specs[0])
+        pretrace(specs, data)
+        for knob in comparison.shown_strengths():
+            moved = comparison.with_value(knob, _another(knob, comparison.value(knob)))
+            pretrace([spec for _, spec in moved.labelled_specs() if spec not in specs], data)
+
+
+def _another(knob: str, value):
+    """Another value of a strength: what a first move of its slider asks for."""
+    from core.settings import SETTINGS, SpecError
+
+    setting = SETTINGS[knob]
+    for candidate in (
+        setting.steps or setting.choices or (value + setting.step, value - setting.step)
+    ):
+        try:
+            setting.check(candidate)
+        except SpecError:
+            continue
+        if candidate != value:
+            return candidate
+    return value
 
 
 def embedded_worker_setup():

@@ -219,6 +219,22 @@ def test_a_learning_curve_past_the_data_trains_all_of_it_once(tmp_path, capsys):
     assert "cached" in capsys.readouterr().out and len(RunStore().keys()) == 2
 
 
+def test_divergence_is_a_result_and_a_note_not_a_traceback(tmp_path, capsys):
+    """Issue 17.5: SGD at learning rate 1 on iris overflowed, and the weight histogram's
+    `supplied range of [nan, nan] is not finite` ended the run. Here, with today's batch
+    orders, the loss passes 1e4 by epoch 5 and overflows a few epochs later."""
+    out = tmp_path / "wild.json"
+    args = ["run", "--dataset", "iris", "--variants", "baseline", "--learning-rate", "1",
+            "--optimizer", "sgd", "--epochs", "10", "--json", str(out)]  # fmt: skip
+    assert main(args) == 0
+    (run,) = json.loads(out.read_text())["runs"]
+    epoch = run["meta"]["diverged"]
+    assert len(run["history"]) == 10 and run["history"][0]["loss"] is not None
+    assert run["history"][-1]["loss"] is None and 1 < epoch <= 10
+    err = capsys.readouterr().err
+    assert "note: baseline diverged at epoch" in err and "try 0.1 or lower" in err
+
+
 def test_a_malformed_csv_is_an_error_not_a_traceback(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
