@@ -48,6 +48,7 @@ from typing import Any
 from core import config, machine
 from core.cache import cache_root
 from core.config import SCHEDULER_ENV as SCHEDULER_ENV  # ui/engine.py reads its name here
+from core.report import count
 from core.spec import ExperimentSpec
 from core.worker import (
     META,
@@ -578,8 +579,8 @@ def _let_end(futures: list) -> None:
         wait(futures, timeout=CLOSE_SECONDS)
     alive = sum(not f.done() for f in futures)
     if alive:
-        log.warning("%d training(s) did not stop within %g s of shutting down; their "
-                    "workers will be killed", alive, CLOSE_SECONDS)  # fmt: skip
+        log.warning("%s did not stop within %g s of shutting down; the worker will be "
+                    "killed", count(alive, "training"), CLOSE_SECONDS)  # fmt: skip
 
 
 def _embedded_cluster(trainers: int, gpus: int):

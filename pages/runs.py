@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.cache import RunStore
-from core.report import run_row
+from core.report import count, run_row
 from ui import app, render, runs_view
 
 app.comparison()  # through the entry script: the sidebar, even here
@@ -15,7 +15,7 @@ for notice in store.notices:
 if "runs_error" in st.session_state:
     st.error(st.session_state.pop("runs_error"))
 st.caption(
-    f"{len(runs)} run(s) in {store.root}. Each is a plain JSON file named by its content: "
+    f"{count(len(runs), 'run')} in {store.root}. Each is a plain JSON file named by its content: "
     "the spec, the exact data and the cache schema."
 )
 if not runs:

@@ -174,9 +174,8 @@ def failures_logged(engine) -> list[str]:
             if "Traceback" in message or "Compute Failed" in message]  # fmt: skip
 
 
-def test_one_off_tasks_never_wait_behind_a_training(engine):
-    """The training worker is held by a task that waits for this test, with a training
-    queued behind it; an augmentation preview still comes back, from the light worker."""
+def hold_the_training_worker(engine):
+    """A task that holds the one training worker until the returned event is set."""
     from distributed import Event
 
     name = f"hold-{uuid.uuid4().hex}"
@@ -190,6 +189,13 @@ def test_one_off_tasks_never_wait_behind_a_training(engine):
 
     held = engine.client.submit(hold, pure=False, resources={TRAINING: 1})
     assert holding.wait(timeout=300)
+    return held, release
+
+
+def test_one_off_tasks_never_wait_behind_a_training(engine):
+    """The training worker is held by a task that waits for this test, with a training
+    queued behind it; an augmentation preview still comes back, from the light worker."""
+    held, release = hold_the_training_worker(engine)
     spec = ExperimentSpec(dataset="iris", capacity="tiny", epochs=3, seed=52)
     engine.submit([spec], [run_key(spec)], None, "teacher")
 
@@ -208,25 +214,13 @@ def test_a_training_that_does_not_stop_at_shutdown_is_named_in_the_log(engine, m
     first epoch of minutes) is said in one line before Dask kills its worker."""
     import logging
 
-    from distributed import Event
-
     from core import jobs
 
-    name = f"hold-{uuid.uuid4().hex}"
-    holding, release = Event(f"{name}-on", engine.client), Event(name, engine.client)
-
-    def hold() -> None:
-        from distributed import Event
-
-        Event(f"{name}-on").set()
-        Event(name).wait()
-
-    held = engine.client.submit(hold, pure=False, resources={TRAINING: 1})
-    assert holding.wait(timeout=300)
+    held, release = hold_the_training_worker(engine)
     monkeypatch.setattr(jobs, "CLOSE_SECONDS", 0.5)
     with caplog.at_level(logging.WARNING, logger="core.jobs"):
         jobs._let_end([held])
-    assert "1 training(s) did not stop within 0.5 s of shutting down" in caplog.text
+    assert "1 training did not stop within 0.5 s of shutting down" in caplog.text
     release.set()
     held.result(timeout=300)
     caplog.clear()
