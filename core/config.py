@@ -26,7 +26,10 @@ DATA_ROOTS_ENV = PREFIX + "DATA_ROOTS"
 WORKERS_ENV = PREFIX + "WORKERS"
 SCHEDULER_ENV = PREFIX + "SCHEDULER"
 MAX_COST_ENV = PREFIX + "MAX_COST"
-KNOWN = (CACHE_ENV, MAX_MB_ENV, DATA_ROOTS_ENV, WORKERS_ENV, SCHEDULER_ENV, MAX_COST_ENV)
+PRETRACE_ENV = PREFIX + "PRETRACE"
+KNOWN = (CACHE_ENV, MAX_MB_ENV, DATA_ROOTS_ENV, WORKERS_ENV, SCHEDULER_ENV, MAX_COST_ENV,
+         PRETRACE_ENV)  # fmt: skip
+SWITCH = {"on": True, "1": True, "off": False, "0": False}
 
 DEFAULT_MAX_MB = 2048
 # The cap holds at least one run record of the largest size the store reads (64 MB).
@@ -49,6 +52,7 @@ class Config:
     workers: int | None  # None: one per GPU, or one
     scheduler: str | None  # None: an embedded Dask cluster
     max_cost: float  # the most training one request may ask for (core.budget), trillions
+    pretrace: bool  # a new worker warms the offline datasets' loops (core.worker.warm_up)
 
 
 def current() -> Config:
@@ -82,6 +86,7 @@ def _parse(items: tuple[tuple[str, str], ...]) -> Config:
         workers=_workers(env.get(WORKERS_ENV, "")),
         scheduler=_scheduler(env.get(SCHEDULER_ENV, "")),
         max_cost=_max_cost(env.get(MAX_COST_ENV, "")),
+        pretrace=_switch(PRETRACE_ENV, env.get(PRETRACE_ENV) or "on"),
     )
 
 
@@ -164,3 +169,9 @@ def _max_cost(text: str) -> float:
             f"{setting.describe(setting.low)} to {setting.describe(setting.high)}"
         ) from None
     return value
+
+
+def _switch(name: str, text: str) -> bool:
+    if text.lower() not in SWITCH:
+        raise ConfigError(f"{name}={text[:40]} must be on or off")
+    return SWITCH[text.lower()]

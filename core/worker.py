@@ -256,10 +256,12 @@ def warm_up() -> str:
     the CPU with that one layout's warming, a second or two at most."""
     import threading
 
+    from core import config
     from core.runtime import device_name
 
     name = device_name()
-    threading.Thread(target=_pretrace_defaults, name="pretrace", daemon=True).start()
+    if config.current().pretrace:
+        threading.Thread(target=_pretrace_defaults, name="pretrace", daemon=True).start()
     return name
 
 

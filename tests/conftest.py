@@ -16,6 +16,9 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
     """A fresh cache per test, so no test reads another's runs or the developer's."""
     folder = tmp_path / "cache"
     monkeypatch.setenv("OVERFITTING_LAB_CACHE", str(folder))
+    # Workers the tests start would otherwise warm every offline dataset's loops, minutes of
+    # CPU beside the test on two cores; test_training checks the warming itself.
+    monkeypatch.setenv("OVERFITTING_LAB_PRETRACE", "off")
     return folder
 
 

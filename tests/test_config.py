@@ -25,6 +25,7 @@ BAD = [
     ("OVERFITTING_LAB_WORKERS", "-1", "WORKERS=-1 must be a whole number"),
     ("OVERFITTING_LAB_WORKERS", "²", "WORKERS=² must be a whole number"),
     ("OVERFITTING_LAB_SCHEDULER", "my laptop", "is not a Dask scheduler address"),
+    ("OVERFITTING_LAB_PRETRACE", "maybe", "PRETRACE=maybe must be on or off"),
     ("OVERFITTING_LAB_CACHE_MAXMB", "100", "CACHE_MAXMB is not a setting of this app"),
 ]
 
@@ -62,20 +63,17 @@ def test_good_settings_are_read_with_their_defaults(tmp_path, monkeypatch):
     monkeypatch.setenv("OVERFITTING_LAB_WORKERS", "2")
     monkeypatch.setenv("OVERFITTING_LAB_SCHEDULER", "tcp://10.0.0.5:8786")
     monkeypatch.setenv("OVERFITTING_LAB_MAX_COST", "250")
+    monkeypatch.setenv("OVERFITTING_LAB_PRETRACE", "OFF")
     monkeypatch.setenv("HOME", str(tmp_path))
     got = config.current()
     assert got == config.Config(tmp_path / "lab-cache", 512 * 2**20, tuple(roots), 2,
-                                "tcp://10.0.0.5:8786", 250.0)  # fmt: skip
-    for name in ("CACHE_MAX_MB", "WORKERS", "SCHEDULER", "DATA_ROOTS", "MAX_COST"):
+                                "tcp://10.0.0.5:8786", 250.0, False)  # fmt: skip
+    for name in ("CACHE_MAX_MB", "WORKERS", "SCHEDULER", "DATA_ROOTS", "MAX_COST", "PRETRACE"):
         monkeypatch.setenv(f"OVERFITTING_LAB_{name}", "")  # empty: the default
     got = config.current()
-    assert (got.cache_max_bytes, got.workers, got.scheduler, got.data_roots, got.max_cost) == (
-        config.DEFAULT_MAX_MB * 2**20,
-        None,
-        None,
-        (),
-        MAX_COST,
-    )
+    defaults = (config.DEFAULT_MAX_MB * 2**20, None, None, (), MAX_COST, True)
+    assert (got.cache_max_bytes, got.workers, got.scheduler, got.data_roots, got.max_cost,
+            got.pretrace) == defaults  # fmt: skip
 
 
 def test_the_app_says_what_is_wrong_on_the_page(monkeypatch, apptest_navigation):
