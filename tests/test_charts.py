@@ -15,6 +15,7 @@ from core.comparison import Comparison
 from core.settings import SETTINGS, SWEEPABLE
 from core.spec import ExperimentSpec, make_variant
 from tests.support import history_run as run
+from tests.support import keras_reference
 
 LABELS = ["baseline", "dropout", "l2"]
 BASE = ExperimentSpec(dataset="digits")
@@ -455,39 +456,34 @@ def test_pictures_of_what_a_network_computes():
 
 def test_the_keras_view_draws_what_model_fit_prints():
     """An L2 and a Dropout variant trained by the app, drawn "as Keras prints it", against
-    plain Keras fit fed the same batches: its loss (training mode, plus the penalty) and
-    val_loss (plus the penalty), epoch by epoch."""
-    import keras
-
-    from core.models import build_model
-    from core.optimizers import keras_optimizer
-    from core.training import epoch_orders, train
+    plain Keras fit fed the same batches, weights and masks (tests.support.keras_reference):
+    its loss (training mode, plus the penalty) and val_loss (plus the penalty), epoch by
+    epoch."""
     from ui import render
 
     base = ExperimentSpec(dataset="iris", capacity="medium", epochs=4, batch_size=16, seed=3)
-    specs = [make_variant(base, "l2", l2=1e-2), make_variant(base, "dropout")]
-    data = datasets.load("iris")
-    runs = train(specs, data)
     labels = ["l2", "dropout"]
+    specs = [make_variant(base, "l2", l2=1e-2), make_variant(base, "dropout")]
+    printed = {}
+
+    def note(label):
+        def check(record, model, data, fit_loss):
+            epoch = record["epoch"]
+            printed[(label, "train", epoch)] = fit_loss
+            printed[(label, "validation", epoch)] = model.evaluate(data.x_val, data.y_val,
+                                                                   verbose=0)  # fmt: skip
+
+        return check
+
+    runs = [keras_reference(spec, datasets.load("iris"), note(label))[0]
+            for label, spec in zip(labels, specs, strict=True)]  # fmt: skip
     curves = [render.Curve(label, 0, r.history) for label, r in zip(labels, runs, strict=True)]
     look = render.Look(charts.by_role(list(zip(labels, specs, strict=True)), base), view="keras")
     drawn = values(lines(render.figures(curves, look)["overlay"])[1])
     shown = {(r["variant"], r["split"], r["epoch"]): r["value"] for r in drawn}
-    train_set = data.training(0)
-    for curve, spec in zip(curves, specs, strict=True):
-        keras.utils.set_random_seed(spec.seed)
-        model = build_model(spec, data.info)
-        model.compile(keras_optimizer(spec.optimizer, spec.learning_rate),
-                      "sparse_categorical_crossentropy")  # fmt: skip
-        for epoch in range(spec.epochs):
-            order = epoch_orders(len(train_set.y_train), epoch, 1, spec.seed)[0]
-            printed = model.fit(train_set.x_train[order], train_set.y_train[order],
-                                batch_size=spec.batch_size, shuffle=False, verbose=0,
-                                validation_data=(data.x_val, data.y_val)).history  # fmt: skip
-            for split, key in (("train", "loss"), ("validation", "val_loss")):
-                assert shown[(curve.label, split, epoch + 1)] == pytest.approx(
-                    printed[key][0], rel=2e-3
-                ), (curve.label, split, epoch)
+    assert len(printed) == 2 * 2 * base.epochs
+    for where, value in printed.items():
+        assert shown[where] == pytest.approx(value, rel=2e-3), where
     data_view = values(lines(render.figures(curves, render.Look(look.palette))["overlay"])[1])
     l2_val = {r["epoch"]: r["value"] for r in data_view
               if r["variant"] == "l2" and r["split"] == "validation"}  # fmt: skip

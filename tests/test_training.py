@@ -9,6 +9,7 @@ import pytest
 from core import datasets, metrics, training
 from core.spec import VARIANTS, ExperimentSpec, make_variant, sweep_specs
 from core.training import Cancelled, epoch_orders, train
+from tests.support import keras_reference
 
 
 def best(run) -> int:
@@ -23,38 +24,6 @@ FIELDS = ("loss", "val_loss", "test_loss", "penalty", "accuracy", "val_accuracy"
 
 def curves(run, fields=FIELDS):
     return np.array([[r[f] for f in fields] + r["norms"] for r in run.history], dtype=float)
-
-
-def keras_reference(spec, data, on_epoch):
-    """Train `spec` through the loop, then the same network through Keras's own fit and
-    evaluate epoch by epoch: the same initial weights, the same batches in the same order,
-    the same Dropout masks and noise (each random layer's seed pair set as the loop sets
-    it), Keras's own optimizer and regularizers. on_epoch(record, model, printed) compares
-    each epoch."""
-    import keras
-
-    from core.models import build_model
-    from core.optimizers import keras_optimizer
-    from core.stacked import STEP_SPACE, draw_seed, initial_weights, places
-
-    (run,) = train([spec], data)
-    data = data.training(spec.train_size, spec.label_noise)  # in the loop's pool order
-    model = build_model(spec, data.info)
-    model.set_weights(initial_weights(spec, data.info))
-    loss = {"multiclass": "sparse_categorical_crossentropy", "binary": "binary_crossentropy",
-            "regression": "mse"}[data.info.task]  # fmt: skip
-    model.compile(keras_optimizer(spec.optimizer, spec.learning_rate), loss)
-    n = len(data.y_train)
-    for epoch, record in enumerate(run.history):
-        for index, layer in zip(places(spec, data.info), model.layers[1:], strict=True):
-            for generator in [v for v in vars(layer).values()
-                              if isinstance(v, keras.random.SeedGenerator)]:  # fmt: skip
-                generator.state.assign([draw_seed(spec.seed, index), epoch * STEP_SPACE])
-        order = epoch_orders(n, epoch, 1, spec.seed)[0]
-        printed = model.fit(data.x_train[order], data.y_train[order], batch_size=spec.batch_size,
-                            epochs=1, shuffle=False, verbose=0)  # fmt: skip
-        on_epoch(record, model, data, printed.history["loss"][0])
-    return run, model, data
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
