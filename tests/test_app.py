@@ -702,3 +702,18 @@ def test_a_queued_request_says_what_is_ahead_and_starting_only_when_a_worker_sta
     assert said(running=0, queued=0, ahead=0, starting=2) == (
         "0% of epochs · 2 runs starting on a worker"
     )
+
+
+def test_untrained_pictures_of_a_free_comparison_draw_before_any_loss_exists():
+    """/?ds=circles&l2=0.003 (a free comparison: no claim names the variants) showed "This
+    app has encountered an error" until the first epoch: its starting pictures have no loss
+    yet, and the page ranked the variants by final loss to stress the best."""
+    from ui import results
+    from ui.render import Curve
+    from ui.views import View
+
+    comparison = Comparison.from_query({"ds": "circles", "l2": "0.003"})[0]
+    view = View(comparison, comparison.entries(RunStore()), "t", None, datasets.info("circles"))
+    assert view.missing and not results.claims_of(view)
+    starting = [Curve(e.label, e.spec.seed, [{"epoch": 0, "probe": {}}]) for e in view.entries]
+    assert results.palette_of(view, starting).focus == {"baseline"}

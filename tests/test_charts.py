@@ -228,6 +228,26 @@ def test_the_effect_chart_sorts_variants_draws_the_reference_and_writes_the_marg
         ("baseline", "validation"), ("baseline", "test")}  # fmt: skip
     text = next(layer for layer in layers(figure) if layer["mark"]["type"] == "text")
     assert {r["variant"]: r["note"] for r in values(text)} == notes
+    assert "✓ every seed agrees, by more than their spread" in figure["title"]["subtitle"]
+    one_seed = {k: v[:1] for k, v in runs.items()}  # a lesson opened with one seed
+    rows = charts.effect_rows({k: [r.history for r in v] for k, v in one_seed.items()})
+    figure = charts.effect(rows, PALETTE, measure="loss", reference="baseline", written=notes)
+    assert not any("every seed agrees" in line for line in figure["title"]["subtitle"])
+    assert "✓ on this one seed only" in " ".join(figure["title"]["subtitle"])
+
+
+def test_a_run_still_training_is_left_out_of_the_effect_chart():
+    """Cut at epoch 2 of 4 (training, or cancelled), a run ranked as if it had ended there:
+    a half-trained variant could read as the best."""
+    from ui import render
+
+    done = render.Curve("baseline", 0, run(0, [0.5, 0.4, 0.45, 0.5], [0.4, 0.3, 0.2, 0.1]).history)
+    cut = render.Curve("l2", 0, run(0, [0.3, 0.2], [0.4, 0.3]).history)
+    look = render.Look(PALETTE)
+    for epochs, shown in ((4, {"baseline"}), (None, {"baseline", "l2"})):
+        figure = render.figures([done, cut], look, epochs=epochs, panels=False)["effect"]
+        dots = next(layer for layer in layers(figure) if layer["mark"]["type"] == "point")
+        assert {r["variant"] for r in values(dots)} == shown
 
 
 def test_claims_under_the_charts_read_as_sentences_in_their_own_units():

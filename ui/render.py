@@ -85,7 +85,7 @@ def figures(
             rows, p, t, look.scale, epochs, HEADLINE, charts.HEADINGS[look.view]
         ),  # fmt: skip
         "effect": charts.effect(
-            charts.effect_rows(histories(curves), measure),
+            charts.effect_rows(histories(finished(curves, epochs)), measure),
             p,
             t,
             measure,
@@ -103,6 +103,14 @@ def figures(
         "norms": charts.norms(norm_rows(curves), p, t, epochs),
         "histograms": charts.histograms(weights, p, t) if weights else [],
     }
+
+
+def finished(curves: Sequence[Curve], epochs: int | None) -> list[Curve]:
+    """The runs that trained every epoch: a final loss compares only these (a run cut at
+    epoch 40 of 300 would rank as if it had ended there)."""
+    if epochs is None:
+        return list(curves)
+    return [c for c in curves if c.records and c.records[-1].get("epoch", 0) >= epochs]
 
 
 def histories(curves: Sequence[Curve]) -> dict[str, list]:

@@ -51,7 +51,8 @@ def results(view: View, curves: Sequence[Curve], key: str) -> None:
     st.caption(VIEW_NOTES[look.view])
     pictures_section(view, curves, key, look)
     if key == "live":  # the panels are most of a page: drawn once, when training ends
-        st.caption("The panel of each variant, its weights and the summary appear when "
+        st.caption("The right-hand chart shows each variant once it has trained every "
+                   "epoch; the panel of each variant, its weights and the summary appear when "
                    "training ends.")  # fmt: skip
         return
     figs = figs or figures(view, curves, look)
@@ -109,6 +110,8 @@ def palette_of(view: View, curves: Sequence[Curve]) -> charts.Palette:
     claims = claims_of(view)
     if claims:
         return palette.stressing(n for c in claims for n in (*c.subjects, c.other) if n)
+    if view.missing:  # a run still training (or cancelled) is not yet a contender
+        return palette.stressing({"baseline"})
     final = {label: metrics.mean(metrics.finals(runs, "validation"))
              for label, runs in render.histories(curves).items()}  # fmt: skip
     return palette.stressing({"baseline", min(final, key=final.get)})
