@@ -190,7 +190,7 @@ def test_run_trains_through_the_job_engine_then_replays_from_the_cache(app):
 
 
 def cancelled_here(at: AppTest) -> bool:
-    return any(w.value.startswith("Cancelled at epoch") for w in at.warning)
+    return any(w.value.startswith("Cancelled: ") for w in at.warning)
 
 
 def epoch_of(keys: list[str]) -> int:
@@ -273,7 +273,7 @@ def test_a_change_during_training_offers_its_own_run_and_lists_the_old_one(app):
     until(at, busy, timeout=30)  # still this session's training
     button(at, "cancel").click().run()
     assert not busy(at)
-    cancelled = [w.value for w in at.warning if w.value.startswith("Cancelled at epoch")]
+    cancelled = [w.value for w in at.warning if w.value.startswith("Cancelled: ")]
     assert cancelled and charts(at)  # the partial curves stay, marked
     assert button(at, "run").label == "Run (1 to train)"
 

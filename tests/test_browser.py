@@ -20,6 +20,7 @@ PROJECTOR = {"width": 1280, "height": 720}
 # Waits for a training end on the event; this is only a safety limit, generous enough for a
 # shared classroom server many times slower than a developer's machine.
 TRAINING = 1_800_000  # ms
+CANCELLED = re.compile("Cancelled: .* stopped by epoch")
 
 pytestmark = pytest.mark.browser
 if not CHROMIUM and not os.environ.get("REQUIRE_BROWSER"):
@@ -237,7 +238,7 @@ def test_cancel_keeps_the_curves_and_the_sweep_page_follows_the_link(server, bro
     expect(page.get_by_text(re.compile(r"\d+% of epochs"))).to_be_visible(timeout=TRAINING)
     expect(page.locator(".vega-embed").first).to_be_visible(timeout=TRAINING)
     page.get_by_role("button", name="Cancel").click()
-    expect(page.get_by_text(re.compile("Cancelled at epoch"))).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(CANCELLED)).to_be_visible(timeout=60_000)
     expect(page.get_by_role("button", name="Run (4 to train)")).to_be_visible()
     settle(page)
     page.screenshot(path=str(ARTIFACTS / "cancel-1280x720.png"))
@@ -282,7 +283,7 @@ def test_the_still_training_link_leads_to_that_comparisons_own_link(server, brow
     settle(page)
     page.screenshot(path=str(ARTIFACTS / "still-training-followed-1280x720.png"))
     page.get_by_role("button", name="Cancel").click()  # on its own link: it stays there
-    expect(page.get_by_text(re.compile("Cancelled at epoch"))).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(CANCELLED)).to_be_visible(timeout=60_000)
     expect(page).to_have_url(f"{server}/?{urlencode(first.to_query())}")
     page.reload()  # what a share or a reload opens: the same comparison
     expect(page.get_by_text(re.compile(r"· 1,000 epochs ·"))).to_be_visible(timeout=60_000)

@@ -332,6 +332,9 @@ def test_charts_of_the_data_loss_say_so_beside_curves_drawn_as_keras_prints_them
 def test_a_lesson_about_gaps_gets_an_effect_chart_of_gaps():
     assert charts.measure_of(("shrinks",)) == "gap"
     assert charts.measure_of(("overfits", "beats", "narrower")) == "loss"
+    # "A narrower gap is not better by itself": its chart shows the higher loss, the point
+    narrower_gap = lessons.lesson("narrower-gap").claims
+    assert charts.measure_of(c.kind for c in narrower_gap) == "loss"
     history = run(0, [0.5, 0.3, 0.45], [0.4, 0.2, 0.1]).history
     rows = charts.effect_rows({"baseline": [history]}, "gap")
     assert {(r["split"], round(r["value"], 4)) for r in rows} == {

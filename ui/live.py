@@ -52,7 +52,10 @@ def _starting(view: View) -> None:
     st.progress(fraction, text=text)
     _cancelled_here(watch)
     st.info("The first epoch is on its way…")
-    if watch.untrained:  # 2-D or 1-D data: the networks as built, before any training step
+    cached = view.curves()
+    if cached:  # the runs already cached stay on screen while the others start
+        results.results(view, cached, "live")
+    elif watch.untrained:  # 2-D or 1-D data: the networks as built, before any training step
         curves = [Curve(e.label, e.spec.seed, [{"epoch": 0, "probe": watch.untrained[e.key]}])
                   for e in view.entries if e.key in watch.untrained]  # fmt: skip
         results.pictures_section(view, curves, "starting")
@@ -108,8 +111,8 @@ def finished(view: View) -> None:
     cancelled = view.status.cancelled
     if cancelled:
         epoch = max(rows[-1]["epoch"] for rows in cancelled.values() if rows)
-        st.warning(f"Cancelled at epoch {epoch}: the partial curves are shown. Press **Run** "
-                   "to train again.")  # fmt: skip
+        st.warning(f"Cancelled: {count(len(cancelled), 'run')} of this page stopped by epoch "
+                   f"{epoch}, drawn as far as they got. Press **Run** to train again.")  # fmt: skip
     complete = not view.missing
     results.results(view, view.curves(cancelled), "final")
     if complete:

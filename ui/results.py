@@ -195,7 +195,8 @@ def sweep_headline(view: View, curves: Sequence[Curve], look: Look, key: str) ->
     first = {e.label: e for e in reversed(view.entries)}  # the first seed's entry per label
     short = {label: setting.describe(getattr(e.spec, knob)) for label, e in first.items()}
     order = [short[label] for label in view.labels]
-    points = report.sweep_points([(short[c.label], c.records) for c in curves])
+    finished = render.finished(curves, view.epochs)  # a value's point is where it ended
+    points = report.sweep_points([(short[c.label], c.records) for c in finished])
     at = charts.positions(knob, [_value(e, knob) for e in map(first.get, view.labels)])
     left, right = st.columns(2, gap="medium")
     with left:
