@@ -423,12 +423,13 @@ LESSONS = {
             "narrower-gap",
             "A narrower gap is not better by itself",
             "digits",
-            "Strong L2 (0.01) and strong augmentation keep the training loss of the {train} "
-            "clean training {noun} high, so their gap between training and validation loss is "
-            "far narrower than the baseline's — and yet both end with a higher validation and "
-            "test loss: they underfit. A narrow gap bought with a higher training loss is not "
-            "a better model; compare held-out losses, not gaps (Valdenegro-Toro & Sabatelli, "
-            "'Machine Learning Students Overfit to Overfitting', 2023).",
+            "Strong L2 (0.01) keeps the training loss of the {train} clean training {noun} "
+            "high, so its gap between training and validation loss is far narrower than the "
+            "baseline's — and yet it ends with a higher validation and test loss: it "
+            "underfits. Strong augmentation ends higher too. A narrow gap bought with a higher "
+            "training loss is not a better model; compare held-out losses, not gaps "
+            "(Valdenegro-Toro & Sabatelli, 'Machine Learning Students Overfit to Overfitting', "
+            "2023).",
             variants=(
                 "baseline",
                 ("strong L2", {"l2": 1e-2}),
@@ -436,7 +437,7 @@ LESSONS = {
             ),
             base=CLEAN_DIGITS,
             claims=(
-                Claim("narrower", ("strong L2", "strong augmentation"), "baseline"),
+                Claim("narrower", ("strong L2",), "baseline"),
                 Claim("worse", ("strong L2", "strong augmentation"), "baseline"),
             ),
         ),
@@ -638,7 +639,7 @@ DEFAULT_WINNERS: dict[str, tuple[str, ...]] = {
     "wine": ("small", "dropout", "combined"),
     "breast_cancer": ("dropout", "combined"),
     "digits": ("small", "l2", "dropout", "augment", "combined"),
-    "mnist5k": ("small", "batchnorm", "augment", "combined"),
+    "mnist5k": ("batchnorm", "augment", "combined"),
     "moons": REGULARIZERS,
     "circles": REGULARIZERS,
     "spiral": ("l2", "dropout"),
