@@ -8,7 +8,11 @@ claim. Where a claim does not hold, the lesson's settings or text change — nev
 `--explore` also prints every label's numbers, for writing a lesson.
 
     python bench/lessons.py [--seeds 0,1,2] [--only moons-boundary,digits-default] [--explore]
-                            [--markdown]
+                            [--markdown] [--jobs 2]
+
+Lessons are checked in `--jobs` processes at once (one per core by default): the small
+networks of the 2-D and 1-D lessons keep one core busy each, not two. The runs are the same
+whichever process trains them (a run trains once; the others wait for its cache entry).
 
 `--markdown` ends with the README's lesson table: per claim, the margin it turns on, on
 each split ("0.04 over 0.022": the mean difference over the spread between seeds; "+0.05":
@@ -18,8 +22,11 @@ the worst seed past a threshold).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -80,6 +87,22 @@ def explore(lesson: Lesson, seeds: list[int]) -> None:
         print(f"  {label[:24]:24s} {cells}")
 
 
+def timed_check(name: str, seeds: list[int]) -> tuple[list[dict], float]:
+    """One lesson's rows and the seconds they took, in whichever process runs it."""
+    started = time.perf_counter()
+    (lesson,) = [t for t in targets() if t.name == name]
+    return check(lesson, seeds), time.perf_counter() - started
+
+
+def checked(chosen: list[Lesson], seeds: list[int], jobs: int):
+    """Each lesson's rows and seconds, in the lessons' order, from `jobs` processes."""
+    if jobs <= 1:
+        return (timed_check(lesson.name, seeds) for lesson in chosen)
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    with pool:
+        return list(pool.map(timed_check, [t.name for t in chosen], [seeds] * len(chosen)))
+
+
 def cell(verdict) -> str:
     """One split's margin for the README: the comparison the verdict turns on."""
     what, margin = verdict.deciding()
@@ -104,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="lesson names (presets, or <dataset>-default)")
     parser.add_argument("--explore", action="store_true", help="print every label's numbers")
     parser.add_argument("--markdown", action="store_true", help="end with the README's table")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="lessons checked at once (default: one per core)")  # fmt: skip
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     chosen = targets()
@@ -112,11 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [t for t in chosen if t.name in wanted]
     failures, rows, begun = 0, [], time.perf_counter()
     print(f"{'lesson':22s} {'claim':64s} {'validation':>10s} {'test':>6s}")
-    for lesson in chosen:
-        started = time.perf_counter()
-        if args.explore:
+    if args.explore:
+        for lesson in chosen:
             explore(lesson, seeds)
-        for row in check(lesson, seeds):
+    for lesson_rows, seconds in checked(chosen, seeds, min(args.jobs, len(chosen))):
+        for row in lesson_rows:
             rows.append(row)
             verdicts = ["yes" if row[s].holds else "NO" for s in SPLITS]
             failures += "NO" in verdicts
@@ -124,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['lesson'][:22]:22s} {row['claim'][:64]:64s} {verdicts[0]:>10s} "
                 f"{verdicts[1]:>6s}   val: {row['validation']} | test: {row['test']}"
             )
-        print(f"{'':22s} ({time.perf_counter() - started:.0f} s)")
+        print(f"{'':22s} ({seconds:.0f} s)")
     if args.markdown:
         print("\n" + markdown(rows))
     print(f"\n{len(rows)} claims of {len(chosen)} lessons in {time.perf_counter() - begun:.0f} s")
