@@ -134,6 +134,9 @@ def test_no_colour_means_two_things_in_any_lesson_sweep_or_comparison():
     assert sequential and not sequential & role_colours and GREY not in seen
     series = Comparison(preset="digits-more-data")  # training sizes: never a variant's colour
     assert charts.by_role(series.labelled_specs(), series.base_spec()).sequential
+    course = Comparison(preset="iris-course")  # 16-8 against 512-512: a network, not a series
+    colours = dict(charts.by_role(course.labelled_specs(), course.base_spec()).colours)
+    assert colours == {"16-8": roles.shade("baseline"), "512-512": roles.OTHERS[0]}
 
 
 def test_a_strength_is_a_shade_of_its_roles_hue_and_stronger_is_darker():

@@ -17,7 +17,8 @@ from dataclasses import dataclass, fields
 
 import altair as alt
 
-from core.settings import CAPACITIES, SETTINGS
+from core.models import MLP_UNITS
+from core.settings import CAPACITIES, SETTINGS, layer_widths
 from core.spec import STRENGTHS, ExperimentSpec
 
 # role -> its colour, or (weak, the default strength, strong) shades of one hue.
@@ -36,7 +37,8 @@ OTHERS = ("#8c564b", "#9a8c00", "#5d6d7e", "#b03a2e")
 # Low -> high value: viridis, stopped before its yellow, which vanishes on white.
 SEQUENTIAL = ("#440154", "#414487", "#2a788e", "#22a884", "#7ad151")
 GREY = "#b4b4b4"
-REGULARIZERS = ("capacity", *STRENGTHS, "batchnorm")
+SIZE = ("capacity", "widths")  # how big the network is: a regularizer, not a data series
+REGULARIZERS = (*SIZE, *STRENGTHS, "batchnorm")
 NOT_WHAT_A_RUN_IS = ("seed", "patience")  # patience only reads the curves
 
 
@@ -107,13 +109,19 @@ def role_of(spec: ExperimentSpec, base: ExperimentSpec) -> tuple[str | None, flo
         return "baseline", 0.5
     if not changed <= set(REGULARIZERS):
         return None, 0.5
-    if changed == {"capacity"}:
-        smaller = CAPACITIES.index(spec.capacity) < CAPACITIES.index(base.capacity)
-        return ("small" if smaller else None), 0.5
+    if changed <= set(SIZE):
+        return ("small" if size(spec) < size(base) else None), 0.5
     if len(changed) > 1:
-        return ("combined" if "capacity" not in changed else None), 0.5
+        return ("combined" if not changed & set(SIZE) else None), 0.5
     (knob,) = changed
     return knob, strength(knob, getattr(spec, knob))
+
+
+def size(spec: ExperimentSpec) -> tuple[int, int]:
+    """How big a network is, to tell less capacity from more: its own hidden widths' units
+    when it has them (the course's 16-8 against 512-512), else its capacity level's."""
+    units = layer_widths(spec.widths) or MLP_UNITS.get(spec.capacity, ())
+    return sum(units), CAPACITIES.index(spec.capacity)
 
 
 def strength(knob: str, value) -> float:
