@@ -228,10 +228,11 @@ class Comparison:
         claim; otherwise None."""
         if self.lesson:
             text = self.lesson.fill(self.base_spec(), runs)
-            checked = self.lesson.base_spec()
-            if self.epochs not in (None, checked.epochs):
-                text += (f" (Checked at {checked.epochs} epochs; at {self.epochs} it may not "
-                         "hold.)")  # fmt: skip
+            checked = Comparison(preset=self.preset, seeds=self.seeds)
+            moved = self.differences(checked)
+            if moved:  # a teacher's slider: the text stays, and says what it was checked at
+                text += (f" (Checked as the lesson sets it, {', '.join(checked.differences(self))}; "
+                         f"with {', '.join(moved)} it may not hold.)")  # fmt: skip
             return text
         shown = {k: getattr(self, k) for k in DISPLAY}
         if self == Comparison(dataset=self.dataset, seeds=self.seeds, **shown):

@@ -146,7 +146,8 @@ def test_a_shared_link_to_a_page_opens_it_on_a_fresh_server(server, browser):
 def test_the_two_headline_charts_fill_the_first_screen(server, browser, cache_dir):
     """On a projector (present=1: the sidebar closed) the loss curves and the effect chart
     share the width of the first screen, each over 540 pixels wide, both wholly inside
-    its 720 pixels; with the sidebar open they still fit, side by side."""
+    its 720 pixels; with the sidebar open they still fit, side by side, and closing it (its
+    « button) gives them the width again."""
     import subprocess
     import sys
 
@@ -160,10 +161,15 @@ def test_the_two_headline_charts_fill_the_first_screen(server, browser, cache_di
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    for mode, name, least in (("present=1&", "presentation", 540), ("", "normal", 380)):
+    for mode, name, least in (("present=1&", "presentation", 540), ("", "normal", 380),
+                              ("", "sidebar-closed", 540)):  # fmt: skip
         page = browser.new_page(viewport=PROJECTOR)
         page.goto(f"{server}/?{mode}{query}")
         expect(page.get_by_role("button", name="All cached")).to_be_visible(timeout=60_000)
+        if name == "sidebar-closed":
+            page.get_by_test_id("stSidebar").hover()  # its « shows on hover
+            page.get_by_test_id("stSidebarCollapseButton").locator("button").click()
+            expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
         settle(page)
         page.screenshot(path=str(ARTIFACTS / f"headline-{name}-1280x720.png"))
         curves, effect = (e.bounding_box() for e in page.locator(".vega-embed").all()[:2])

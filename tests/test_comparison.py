@@ -123,11 +123,15 @@ def test_variants_a_dataset_does_not_allow_are_dropped():
     assert Comparison().variants == DEFAULT_VARIANTS
 
 
-def test_a_lesson_run_at_other_epochs_says_its_claims_were_checked_elsewhere():
+def test_a_lesson_run_at_other_settings_says_its_claims_were_checked_elsewhere():
     checked = Comparison(preset="moons-boundary")
     assert "may not hold" not in checked.claim_text()
+    assert "may not hold" not in checked.with_value("seeds", 3).claim_text()
     changed = checked.with_value("epochs", 20)
-    assert changed.claim_text().endswith("(Checked at 300 epochs; at 20 it may not hold.)")
+    assert changed.claim_text().endswith(
+        "(Checked as the lesson sets it, Epochs 300; with Epochs 20 it may not hold.)")
+    slid, _ = Comparison(preset="iris-batchnorm").changed("l2", 0.01)
+    assert slid.claim_text().endswith("with L2 strength 0.01 it may not hold.)")
 
 
 def test_a_lessons_numbers_from_cached_runs_equal_those_from_the_data(monkeypatch):
