@@ -5,14 +5,15 @@ against the same page drawn from the cache, side by side:
 
 - a strength changed from a comparison already run (L2 moves one step): its loop is traced
   already, in the worker, so training starts at once;
-- a new structure (another number of generated points, so other shapes): its loop is
-  traced first.
+- another number of generated points (90, 100, 110 after 80): the pool fits the room of the
+  loop already traced (core.training.pool_room), so it trains at once too;
+- a new structure (another network size: other layer shapes): its loop is traced first.
 
 Setup, not timed: `streamlit run` on a temporary cache, the default moons comparison
 trained once, and a wait until the server is idle (its worker has started, imported
 TensorFlow and warmed the offline datasets' default comparisons and what their strength
-sliders retrain). Then, per repeat, both cases on comparisons nobody trained yet; then the
-cached page of the last one, to the same pictures.
+sliders retrain). Then, per repeat, the three cases on comparisons nobody trained yet; then
+the cached page of the last one, to the same pictures.
 
     python bench/first_picture.py [--repeats 3]
 """
@@ -32,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 TARGETS = {"first boundaries": 3.0, "first epoch, new strength": 2.0,
            "first epoch, new structure": 3.0}  # fmt: skip
+SIZES = ("medium", "small", "tiny")  # network sizes below the default (large), one per repeat
 L2_STEPS = ("3e-4", "3e-3", "1e-2", "3e-2", "1e-4")  # never the default (1e-3)
 # The pictures themselves, not their heading: seven Vega views drawn on the page.
 SEVEN_PICTURES = "document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= 7"
@@ -94,8 +96,8 @@ def main() -> int:
         print("error: Debian's chromium is needed (apt-get install chromium)", file=sys.stderr)
         return 2
     header("first pictures after Run on a warm server, vs the cached page")
-    seen: dict[str, list[float]] = {name: [] for name in (*TARGETS, "all trained, new "
-                                                           "structure", "cached page")}  # fmt: skip
+    seen: dict[str, list[float]] = {name: [] for name in (*TARGETS, "first epoch, new points",
+                                                           "cached page")}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         env = os.environ | {"OVERFITTING_LAB_CACHE": tmp, "PYTHONPATH": str(ROOT),
                             "TF_CPP_MIN_LOG_LEVEL": "3"}  # fmt: skip
@@ -106,19 +108,20 @@ def main() -> int:
             wait_until_idle()
             for r in range(args.repeats):
                 _, strength, _ = timed_run(page, f"{url}/?ds=moons&l2={L2_STEPS[r % 5]}")
-                link = f"{url}/?ds=moons&size={90 + 10 * r}"
-                first, structure, whole = timed_run(page, link)
+                _, points, _ = timed_run(page, f"{url}/?ds=moons&size={90 + 10 * r}")
+                link = f"{url}/?ds=moons&cap={SIZES[r % len(SIZES)]}"
+                first, structure, _ = timed_run(page, link)
                 page.goto(link)
                 tick = time.perf_counter()
                 page.get_by_text("What each network computes").first.wait_for(timeout=60_000)
                 page.wait_for_function(SEVEN_PICTURES, timeout=60_000)
                 cached = time.perf_counter() - tick
-                for name, value in zip(seen, (first, strength, structure, whole, cached),
+                for name, value in zip(seen, (first, strength, structure, points, cached),
                                        strict=True):  # fmt: skip
                     seen[name].append(value)
                 print(f"  repeat {r + 1}: first boundaries {first:.2f} s; first epoch: new "
-                      f"strength {strength:.2f} s, new structure {structure:.2f} s; all 7 "
-                      f"trained {whole:.2f} s; cached page {cached:.2f} s")  # fmt: skip
+                      f"strength {strength:.2f} s, new points {points:.2f} s, new structure "
+                      f"{structure:.2f} s; cached page {cached:.2f} s")  # fmt: skip
             browser.close()
     print()
     missed = 0

@@ -229,10 +229,10 @@ class Comparison:
         if self.lesson:
             text = self.lesson.fill(self.base_spec(), runs)
             checked = Comparison(preset=self.preset, seeds=self.seeds)
-            moved = self.differences(checked)
+            moved, was = self.differences(checked), checked.differences(self)
             if moved:  # a teacher's slider: the text stays, and says what it was checked at
-                text += (f" (Checked as the lesson sets it, {', '.join(checked.differences(self))}; "
-                         f"with {', '.join(moved)} it may not hold.)")  # fmt: skip
+                text += (f" (Checked as the lesson sets it, {', '.join(was)}; with "
+                         f"{', '.join(moved)} it may not hold.)")  # fmt: skip
             return text
         shown = {k: getattr(self, k) for k in DISPLAY}
         if self == Comparison(dataset=self.dataset, seeds=self.seeds, **shown):

@@ -11,9 +11,10 @@ How the loop is built:
   a batched matmul), which also runs through this code (a stack of one), and tests pin that
   code to Keras's model.fit;
 - no retrace for new values: a loop's graph depends only on its layout (shapes, the stacks'
-  layers, which switches and penalties exist); strengths, data, labels, seeds and initial
-  weights are values in its variables. Each process keeps its recent loops, traced, by
-  layout, so a comparison that changes a strength starts training at once;
+  layers, which switches and penalties exist, the room for the training pool); strengths,
+  data, labels, seeds, training sizes and initial weights are values in its variables.
+  Each process keeps its recent loops, traced, by layout, so a comparison that changes a
+  strength, or the number of examples within the same power of two, starts at once;
 - prefixes: a run of 20 epochs is the first 20 epochs of a run of 80 with the same spec
   (the batch order is a function of the seed and the epoch only), so an epochs sweep, or
   early stopping's patience, trains one branch;
@@ -75,6 +76,7 @@ EVAL_TRAIN_MAX = 10_000  # inference-mode training metrics use at most this many
 EVAL_BATCH = 1024
 CHUNK_SECONDS = 0.5  # report progress about this often
 STOP_POLL_SECONDS = 0.2  # how often a thread asks should_stop() during a compiled call
+ROOM_MAX = 16_384  # training pools up to this size get room to grow (pool_room)
 MAX_LOOPS = 24  # warm loops a process keeps, ~100 MB each: the offline defaults, then requests
 HISTOGRAM_BINS = 40
 COLUMNS = len(EPOCH_NUMBERS)  # per branch and epoch, then each kernel's norm, then alive
@@ -334,15 +336,16 @@ def _no_xla_kernel(exc: Exception) -> bool:
 class _Layout:
     """What a fusion group's compiled loop depends on: shapes and stacks, never values. One
     traced loop per layout serves every comparison that differs only in strengths, data,
-    labels, seeds or training sizes of the same count."""
+    labels, seeds, or training sizes that fit the same room (pool_room)."""
 
     stacks: tuple[Design, ...]
     input_shape: tuple[int, ...]
     dtype: str
     task: str
-    pool: int  # training examples in the pool every branch takes a prefix of
+    pool: int  # room for the training pool every branch takes a prefix of (see pool_room)
     batch: int
-    measured: tuple[int, int, int]  # examples measured per epoch: training, validation, test
+    measured: tuple[int, int, int]  # room for the examples measured per epoch: training
+    # (at most the pool's), validation, test
     probe: int  # probe points, 0 for none
     xla: bool
 
@@ -359,20 +362,32 @@ class _Layout:
             stacks.append((Design.of([branches[i] for i in members], info, len(sizes) > 1),
                            members))  # fmt: skip
         stacks.sort(key=lambda pair: repr(pair[0]))  # the same layout whatever the order
-        pool = max(data.train_count(s.train_size) for s in branches)
+        counts = {data.train_count(s.train_size) for s in branches}
+        largest = max(counts)
+        xla = len(counts) == 1 and xla_friendly(branches, data)
+        pool = largest if xla else pool_room(largest)
         layout = cls(
             stacks=tuple(design for design, _ in stacks),
             input_shape=tuple(info.input_shape),
             dtype=str(data.x_train.dtype),
             task=info.task,
             pool=pool,
-            batch=min(branches[0].batch_size, pool),
+            batch=min(branches[0].batch_size, largest),
             measured=(min(pool, EVAL_TRAIN_MAX), len(data.y_val), len(data.y_test)),
             probe=len(probes.inputs(probe)) if probe else 0,
-            xla=all(data.train_count(s.train_size) == pool for s in branches)
-            and xla_friendly(branches, data),
+            xla=xla,
         )
         return layout, [members for _, members in stacks]
+
+
+def pool_room(n: int) -> int:
+    """Room for a pool of n training examples: the next power of two, so that another
+    training size or number of generated points (a teacher's slider) mostly fits the
+    loop already traced. The room past the pool is never trained on nor measured: steps
+    and measurements stop at the sizes load() sets. A pool above ROOM_MAX (CIFAR-10, IMDB)
+    is its own room: up to twice its memory is worth more than a trace; and XLA compiles
+    a graph per shape anyway, so there the room is the pool itself."""
+    return n if n > ROOM_MAX else 1 << max(0, n - 1).bit_length()
 
 
 _loops: OrderedDict[_Layout, _Loop] = OrderedDict()
@@ -453,6 +468,13 @@ class _Feed:
         self.rows = _data(tf, [branches], tf.int32)
 
 
+def _filled(values: np.ndarray, room: int, axis: int = 0) -> np.ndarray:
+    """Values padded with zeros along an axis to the room a loop's variable has for them."""
+    pad = [(0, 0)] * values.ndim
+    pad[axis] = (0, room - values.shape[axis])
+    return np.pad(values, pad)
+
+
 def _data(tf, shape, dtype):
     """A variable that holds values, never trained: load() assigns what a comparison needs."""
     return tf.Variable(tf.zeros(shape, dtype), trainable=False)
@@ -490,6 +512,10 @@ class _Loop:
         self.x_probe = _data(tf, [layout.probe, *layout.input_shape], tf.float32)
         self.feeds = [_Feed(tf, s.branches, layout.pool, measured, labels) for s in self.stacks]
         self.steps = _data(tf, [], tf.int32)  # per epoch: the largest set's
+        # Where the measured training part, validation and test end in x_measure, and how
+        # many chunks hold them: the pool loaded may be smaller than the room for it.
+        self.ends = _data(tf, [3], tf.int32)
+        self.filled = _data(tf, [], tf.int32)
         self.stop = _data(tf, [], tf.bool)
         self.warm = False  # it has run: traced, optimised, compiled
         self._compile()
@@ -501,13 +527,16 @@ class _Loop:
         self._loaded = (branches, members, data, probe)
         layout = self.layout
         sizes = [data.train_count(s.train_size) for s in branches]
-        pool = data.training(layout.pool)  # every branch's examples are a prefix of this
-        evaluated = layout.measured[0]
-        padding = self.chunks * self.chunk - sum(layout.measured)
-        self.x.assign(pool.x_train)
-        self.x_measure.assign(np.concatenate([
-            pool.x_train[:evaluated], data.x_val, data.x_test,
-            np.zeros((padding, *layout.input_shape), pool.x_train.dtype)]))  # fmt: skip
+        pool = data.training(max(sizes))  # every branch's examples are a prefix of this
+        evaluated = min(max(sizes), EVAL_TRAIN_MAX)
+        room = self.chunks * self.chunk
+        self.x.assign(_filled(pool.x_train, layout.pool))
+        self.x_measure.assign(_filled(np.concatenate(
+            [pool.x_train[:evaluated], data.x_val, data.x_test]), room))  # fmt: skip
+        held_out_labels = np.concatenate([data.y_val, data.y_test])
+        ends = np.cumsum([evaluated, len(data.y_val), len(data.y_test)])
+        self.ends.assign(ends)
+        self.filled.assign(-(-int(ends[-1]) // self.chunk))
         if probe:
             self.x_probe.assign(probes.inputs(probe))
         self.seed = branches[0].seed  # one per fusion group
@@ -519,13 +548,10 @@ class _Loop:
             own = [branches[i] for i in indices]
             stack.load(own, data.info)
             labels = np.stack([self._labels(pool, data, branches[i], sizes[i]) for i in indices])
-            measure = np.concatenate(
-                [labels[:, :evaluated],
-                 np.broadcast_to(np.concatenate([data.y_val, data.y_test]),
-                                 (len(indices), len(data.y_val) + len(data.y_test))),
-                 np.zeros((len(indices), padding), labels.dtype)], axis=1)  # fmt: skip
-            feed.labels.assign(labels)
-            feed.measure_labels.assign(measure)
+            held_out = np.broadcast_to(held_out_labels, (len(indices), len(held_out_labels)))
+            measure = np.concatenate([labels[:, :evaluated], held_out], axis=1)
+            feed.labels.assign(_filled(labels, layout.pool, axis=1))
+            feed.measure_labels.assign(_filled(measure, room, axis=1))
             feed.sizes.assign([sizes[i] for i in indices])
             feed.eval_sizes.assign([min(sizes[i], EVAL_TRAIN_MAX) for i in indices])
             feed.rows.assign([self.distinct.index(sizes[i]) for i in indices])
@@ -692,9 +718,7 @@ class _Loop:
         correct, test loss, test correct)], over the measuring set in equal chunks. A
         branch's training part is its own first eval_sizes examples, with its own labels."""
         tf = self.tf
-        train_end = self.layout.measured[0]
-        val_end = train_end + self.layout.measured[1]
-        test_end = val_end + self.layout.measured[2]
+        train_end, val_end, test_end = self.ends[0], self.ends[1], self.ends[2]
         size, b = self.chunk, stack.branches
         tail = [0] * len(self.layout.input_shape)
 
@@ -711,7 +735,7 @@ class _Loop:
                               for v in (loss, correct)], axis=1)  # fmt: skip
             return c + 1, sums
 
-        _, sums = tf.while_loop(lambda c, _: c < self.chunks, chunk,
+        _, sums = tf.while_loop(lambda c, _: c < self.filled, chunk,
                                 (tf.constant(0), tf.zeros([b, 6])))  # fmt: skip
         return sums
 

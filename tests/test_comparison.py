@@ -129,7 +129,8 @@ def test_a_lesson_run_at_other_settings_says_its_claims_were_checked_elsewhere()
     assert "may not hold" not in checked.with_value("seeds", 3).claim_text()
     changed = checked.with_value("epochs", 20)
     assert changed.claim_text().endswith(
-        "(Checked as the lesson sets it, Epochs 300; with Epochs 20 it may not hold.)")
+        "(Checked as the lesson sets it, Epochs 300; with Epochs 20 it may not hold.)"
+    )
     slid, _ = Comparison(preset="iris-batchnorm").changed("l2", 0.01)
     assert slid.claim_text().endswith("with L2 strength 0.01 it may not hold.)")
 
