@@ -313,7 +313,9 @@ class JobEngine:
             task.stopping = True
             if task.released:
                 running.append(task)
-            else:  # never reached a worker: nothing to tell anyone
+            else:  # never reached a worker: nothing trained, which the page says
+                for key in task.keys:
+                    self._cancelled.put(key, [])
                 self._end(task)
         return running
 
@@ -324,8 +326,8 @@ class JobEngine:
         for task in tasks:
             runs = (self._metadata("progress", task.id) or {}).get("runs", {})
             with self._lock:
-                for key, records in runs.items():
-                    self._cancelled.put(key, records)
+                for key in task.keys:  # a run stopped before its first epoch has no curves
+                    self._cancelled.put(key, runs.get(key, []))
                 self._untrack(task)
             self._set_metadata("stop", task.id, True)
 

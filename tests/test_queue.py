@@ -209,6 +209,28 @@ def test_one_off_tasks_never_wait_behind_a_training(engine):
     until(lambda: RunStore().has(run_key(spec)))
 
 
+def test_a_cancel_before_the_first_epoch_says_nothing_was_trained(engine):
+    """Run, then Cancel while the runs still wait for the worker: the page is told they
+    stopped (with no curves), and says so instead of nothing."""
+    from ui.live import cancelled_note
+
+    held, release = hold_the_training_worker(engine)
+    specs = [ExperimentSpec(dataset="iris", capacity="tiny", epochs=3, seed=s) for s in (53, 54)]
+    keys = [run_key(s) for s in specs]
+    engine.submit(specs, keys, None, "teacher")
+    assert engine.status(keys, "teacher").pending
+    engine.withdraw(keys, "teacher")
+    until(lambda: engine.status(keys).state == "cancelled")
+    status = engine.status(keys)
+    assert status.cancelled == {key: [] for key in keys}
+    assert cancelled_note(status.cancelled) == (
+        "Cancelled: 2 runs of this page stopped before their first epoch; nothing was "
+        "trained. Press **Run** to train again.")  # fmt: skip
+    release.set()
+    held.result(timeout=300)
+    assert not any(RunStore().has(key) for key in keys)
+
+
 def test_a_training_that_does_not_stop_at_shutdown_is_named_in_the_log(engine, monkeypatch, caplog):
     """Closing waits for stopped trainings; one still running when the wait is over (a
     first epoch of minutes) is said in one line before Dask kills its worker."""

@@ -105,14 +105,23 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
+def cancelled_note(cancelled: dict[str, list[dict]]) -> str:
+    """What Cancel stopped: how far the runs got, or that none had trained an epoch."""
+    runs = count(len(cancelled), "run")
+    epochs = [rows[-1]["epoch"] for rows in cancelled.values() if rows]
+    if not epochs:
+        return (f"Cancelled: {runs} of this page stopped before their first epoch; nothing "
+                "was trained. Press **Run** to train again.")  # fmt: skip
+    return (f"Cancelled: {runs} of this page stopped by epoch {max(epochs)}, drawn as far as "
+            "they got. Press **Run** to train again.")  # fmt: skip
+
+
 def finished(view: View) -> None:
     """Nothing of this comparison is training: the cached runs (and the partial curves of
     cancelled ones), then the summary once every run is there."""
     cancelled = view.status.cancelled
     if cancelled:
-        epoch = max(rows[-1]["epoch"] for rows in cancelled.values() if rows)
-        st.warning(f"Cancelled: {count(len(cancelled), 'run')} of this page stopped by epoch "
-                   f"{epoch}, drawn as far as they got. Press **Run** to train again.")  # fmt: skip
+        st.warning(cancelled_note(cancelled))
     complete = not view.missing
     results.results(view, view.curves(cancelled), "final")
     if complete:
