@@ -16,6 +16,7 @@ from typing import Any
 from core import datasets, metrics
 from core.cache import Run
 from core.metrics import CHANCE_BAND, MEMORISED, RISE, Margin, above_bar, below, below_bar
+from core.models import MLP_UNITS, hidden_widths
 from core.report import count, series
 from core.spec import (
     CAPACITIES,
@@ -281,6 +282,7 @@ class Lesson:
             val=f"{counts['validation']:,}",
             test=f"{counts['test']:,}",
             label_noise=f"{base.label_noise:.0%}",
+            network="-".join(map(str, hidden_widths(base, MLP_UNITS.get(base.capacity, ())))),
         )
 
 
@@ -501,7 +503,7 @@ LESSONS = {
             "moons-boundary",
             "See it: the decision boundary",
             "moons",
-            "{train} noisy {noun} of two interleaving moons and a 512-512 network trained for "
+            "{train} noisy {noun} of two interleaving moons and a {network} network trained for "
             "{epochs} epochs. The baseline's boundary bends around single noise points to "
             "classify every training point right; less capacity, L2 and Dropout draw smoother "
             "boundaries that end with lower validation and test loss.",
@@ -512,7 +514,7 @@ LESSONS = {
             "sine-curve",
             "See it: the fitted curve",
             "sine",
-            "{train} noisy samples of a sine and a 512-512 network trained for {epochs} "
+            "{train} noisy samples of a sine and a {network} network trained for {epochs} "
             "epochs. The baseline's curve bends towards the noisy training points, fitting the "
             "noise; less capacity and L2 fit something closer to the sine underneath, and end "
             "with lower validation and test loss. Dropout helps on some seeds and not on "
