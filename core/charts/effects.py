@@ -174,6 +174,11 @@ def effect(
             .encode(y=y, text="note:N",
                     x=alt.value({"expr": f"width - {room} + 12"})))  # fmt: skip
     layers = [spread, dots, rings, text]  # a hollow mark stays visible over a filled one
+    if not rows:  # while the first runs train: an empty frame would look like a failure
+        layers.append(alt.Chart(alt.Data(values=[{"note": WAITING}]))
+                      .mark_text(fontSize=theme.ticks, color=INK)
+                      .encode(text="note:N", x=alt.value({"expr": "width / 2"}),
+                              y=alt.value({"expr": "height / 2"})))  # fmt: skip
     line = [r for r in rows if r["variant"] == reference and r["kind"] == "final"
             and r["split"] in SPLITS]  # fmt: skip
     if line:
@@ -194,6 +199,9 @@ def effect(
     )
     chart = alt.layer(*layers).properties(height=height, width="container", title=head)
     return filled(chart, theme, effects=data)
+
+
+WAITING = "Each variant's dots appear once its run has trained every epoch"
 
 
 def _rule(rows: Rows) -> str:
