@@ -47,7 +47,12 @@ def timed_run(page, link: str) -> tuple[float, float, float]:
     """Open a link, press Run: seconds to the first boundaries, to the first trained epoch,
     and to the whole comparison cached."""
     page.goto(link)
-    page.get_by_role("button", name=RUN).click()
+    try:
+        page.get_by_role("button", name=RUN).click()
+    except Exception:  # say what the page showed instead of a Run button
+        shot = Path(tempfile.gettempdir()) / "first_picture_no_run.png"
+        page.screenshot(path=str(shot))
+        raise SystemExit(f"error: no Run button on {link} (screenshot: {shot})") from None
     tick = time.perf_counter()
     page.get_by_text("What each network computes").first.wait_for(timeout=300_000)
     page.wait_for_function(SEVEN_PICTURES, timeout=300_000)
