@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 TARGETS = {"first boundaries": 3.0, "first epoch, new strength": 2.0,
            "first epoch, new structure": 3.0}  # fmt: skip
-SIZES = ("medium", "small", "tiny")  # network sizes below the default (large), one per repeat
+SIZES = ("small", "large", "tiny")  # network sizes other than the default (medium), one per repeat
 L2_STEPS = ("3e-4", "3e-3", "1e-2", "3e-2", "1e-4")  # never the default (1e-3)
 # The pictures themselves, not their heading: seven Vega views drawn on the page.
 SEVEN_PICTURES = "document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= 7"
