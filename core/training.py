@@ -14,7 +14,7 @@ How the loop is built:
   layers, which switches and penalties exist, the room for the training pool); strengths,
   data, labels, seeds, training sizes and initial weights are values in its variables.
   Each process keeps its recent loops, traced, by layout, so a comparison that changes a
-  strength, or the number of examples within the same power of two, starts at once;
+  strength, or the number of generated points within a power of two, starts at once;
 - prefixes: a run of 20 epochs is the first 20 epochs of a run of 80 with the same spec
   (the batch order is a function of the seed and the epoch only), so an epochs sweep, or
   early stopping's patience, trains one branch;
@@ -76,7 +76,8 @@ EVAL_TRAIN_MAX = 10_000  # inference-mode training metrics use at most this many
 EVAL_BATCH = 1024
 CHUNK_SECONDS = 0.5  # report progress about this often
 STOP_POLL_SECONDS = 0.2  # how often a thread asks should_stop() during a compiled call
-ROOM_MAX = 16_384  # training pools up to this size get room to grow (pool_room)
+ROOM_MAX = 16_384  # training pools up to this size may get room to grow (pool_room)
+ROOM_WASTE = 0.05  # ...where measuring the room costs at most this much more
 MAX_LOOPS = 24  # warm loops a process keeps, ~100 MB each: the offline defaults, then requests
 HISTOGRAM_BINS = 40
 COLUMNS = len(EPOCH_NUMBERS)  # per branch and epoch, then each kernel's norm, then alive
@@ -336,7 +337,7 @@ def _no_xla_kernel(exc: Exception) -> bool:
 class _Layout:
     """What a fusion group's compiled loop depends on: shapes and stacks, never values. One
     traced loop per layout serves every comparison that differs only in strengths, data,
-    labels, seeds, or training sizes that fit the same room (pool_room)."""
+    labels, seeds, or pools that fit the same room (pool_room)."""
 
     stacks: tuple[Design, ...]
     input_shape: tuple[int, ...]
@@ -365,7 +366,8 @@ class _Layout:
         counts = {data.train_count(s.train_size) for s in branches}
         largest = max(counts)
         xla = len(counts) == 1 and xla_friendly(branches, data)
-        pool = largest if xla else pool_room(largest)
+        held_out = len(data.y_val) + len(data.y_test)
+        pool = largest if xla else pool_room(largest, held_out)
         layout = cls(
             stacks=tuple(design for design, _ in stacks),
             input_shape=tuple(info.input_shape),
@@ -380,14 +382,16 @@ class _Layout:
         return layout, [members for _, members in stacks]
 
 
-def pool_room(n: int) -> int:
-    """Room for a pool of n training examples: the next power of two, so that another
-    training size or number of generated points (a teacher's slider) mostly fits the
-    loop already traced. The room past the pool is never trained on nor measured: steps
-    and measurements stop at the sizes load() sets. A pool above ROOM_MAX (CIFAR-10, IMDB)
-    is its own room: up to twice its memory is worth more than a trace; and XLA compiles
-    a graph per shape anyway, so there the room is the pool itself."""
-    return n if n > ROOM_MAX else 1 << max(0, n - 1).bit_length()
+def pool_room(n: int, held_out: int) -> int:
+    """Room for a pool of n training examples, measured each epoch with `held_out` more:
+    the next power of two, so that another number of generated points (a teacher's
+    slider) fits the loop already traced. Steps stop at the sizes load() sets, but the
+    measuring runs in equal chunks, the last one over some of the room: the room is the
+    pool itself where that would cost more than ROOM_WASTE of the measuring (iris, digits:
+    their held-out sets are small beside the pool), or memory (a pool above ROOM_MAX). XLA
+    compiles a graph per shape anyway: there, too, the room is the pool."""
+    room = 1 << max(0, n - 1).bit_length()
+    return room if room - n <= ROOM_WASTE * (n + held_out) and n <= ROOM_MAX else n
 
 
 _loops: OrderedDict[_Layout, _Loop] = OrderedDict()
