@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT))
 
 TARGETS = {"first boundaries": 3.0, "first epoch, new strength": 2.0,
            "first epoch, new structure": 3.0}  # fmt: skip
-SIZES = ("small", "large", "tiny")  # network sizes other than the default (medium), one per repeat
 L2_STEPS = ("3e-4", "3e-3", "1e-2", "3e-2", "1e-4")  # never the default (1e-3)
 # The pictures themselves, not their heading: seven Vega views drawn on the page.
 SEVEN_PICTURES = "document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= 7"
@@ -100,6 +99,11 @@ def main() -> int:
     if not executable:
         print("error: Debian's chromium is needed (apt-get install chromium)", file=sys.stderr)
         return 2
+    from core import datasets
+    from core.settings import CAPACITIES
+
+    default = datasets.base_spec("moons").capacity
+    sizes = [c for c in CAPACITIES if c not in (default, "huge")]  # one per repeat, in turn
     header("first pictures after Run on a warm server, vs the cached page")
     seen: dict[str, list[float]] = {name: [] for name in (*TARGETS, "first epoch, new points",
                                                            "cached page")}  # fmt: skip
@@ -114,7 +118,7 @@ def main() -> int:
             for r in range(args.repeats):
                 _, strength, _ = timed_run(page, f"{url}/?ds=moons&l2={L2_STEPS[r % 5]}")
                 _, points, _ = timed_run(page, f"{url}/?ds=moons&size={90 + 10 * r}")
-                link = f"{url}/?ds=moons&cap={SIZES[r % len(SIZES)]}"
+                link = f"{url}/?ds=moons&cap={sizes[r % len(sizes)]}"
                 first, structure, _ = timed_run(page, link)
                 page.goto(link)
                 tick = time.perf_counter()

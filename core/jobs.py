@@ -314,8 +314,7 @@ class JobEngine:
             if task.released:
                 running.append(task)
             else:  # never reached a worker: nothing trained, which the page says
-                for key in task.keys:
-                    self._cancelled.put(key, [])
+                self._keep_cancelled(task, {})
                 self._end(task)
         return running
 
@@ -326,10 +325,15 @@ class JobEngine:
         for task in tasks:
             runs = (self._metadata("progress", task.id) or {}).get("runs", {})
             with self._lock:
-                for key in task.keys:  # a run stopped before its first epoch has no curves
-                    self._cancelled.put(key, runs.get(key, []))
+                self._keep_cancelled(task, runs)
                 self._untrack(task)
             self._set_metadata("stop", task.id, True)
+
+    def _keep_cancelled(self, task: Task, runs: dict[str, list[dict]]) -> None:
+        """Each of a stopped task's runs, with its curves so far (none before its first
+        epoch), for the pages that ask (the lock is held)."""
+        for key in task.keys:
+            self._cancelled.put(key, runs.get(key, []))
 
     # --- the fair queue ---------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any
 from core import datasets, metrics
 from core.cache import Run
 from core.metrics import CHANCE_BAND, MEMORISED, RISE, Margin, above_bar, below, below_bar
-from core.models import MLP_UNITS, hidden_widths
+from core.models import mlp_widths
 from core.report import count, series
 from core.spec import (
     CAPACITIES,
@@ -282,7 +282,7 @@ class Lesson:
             val=f"{counts['validation']:,}",
             test=f"{counts['test']:,}",
             label_noise=f"{base.label_noise:.0%}",
-            network="-".join(map(str, hidden_widths(base, MLP_UNITS.get(base.capacity, ())))),
+            network="-".join(map(str, mlp_widths(base))),
         )
 
 

@@ -97,6 +97,11 @@ def hidden_widths(spec: ExperimentSpec, default: tuple[int, ...]) -> tuple[int, 
     return settings.layer_widths(spec.widths) or default
 
 
+def mlp_widths(spec: ExperimentSpec) -> tuple[int, ...]:
+    """The hidden widths of this spec's dense network (MLP)."""
+    return hidden_widths(spec, MLP_UNITS[spec.capacity])
+
+
 def dropout_rate(spec: ExperimentSpec, depth: int) -> float:
     """The rate of the Dropout after the hidden dense layer at this depth (0 = the first):
     each deeper layer keeps dropout_taper of the rate before it (the course's 0.4, 0.2)."""
@@ -129,7 +134,7 @@ POOL = Layer("MaxPooling2D", (2,), (("padding", "same"),))
 
 def mlp(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:
     out = [Layer("Flatten")] if len(info.input_shape) > 1 else []
-    return out + _dense_blocks(hidden_widths(spec, MLP_UNITS[spec.capacity]), spec)
+    return out + _dense_blocks(mlp_widths(spec), spec)
 
 
 def cnn(spec: ExperimentSpec, info: DatasetInfo) -> list[Layer]:

@@ -516,10 +516,9 @@ class _Loop:
         self.x_probe = _data(tf, [layout.probe, *layout.input_shape], tf.float32)
         self.feeds = [_Feed(tf, s.branches, layout.pool, measured, labels) for s in self.stacks]
         self.steps = _data(tf, [], tf.int32)  # per epoch: the largest set's
-        # Where the measured training part, validation and test end in x_measure, and how
-        # many chunks hold them: the pool loaded may be smaller than the room for it.
+        # Where the measured training part, validation and test end in x_measure: the pool
+        # loaded may be smaller than the room for it.
         self.ends = _data(tf, [3], tf.int32)
-        self.filled = _data(tf, [], tf.int32)
         self.stop = _data(tf, [], tf.bool)
         self.warm = False  # it has run: traced, optimised, compiled
         self._compile()
@@ -538,9 +537,7 @@ class _Loop:
         self.x_measure.assign(_filled(np.concatenate(
             [pool.x_train[:evaluated], data.x_val, data.x_test]), room))  # fmt: skip
         held_out_labels = np.concatenate([data.y_val, data.y_test])
-        ends = np.cumsum([evaluated, len(data.y_val), len(data.y_test)])
-        self.ends.assign(ends)
-        self.filled.assign(-(-int(ends[-1]) // self.chunk))
+        self.ends.assign(np.cumsum([evaluated, len(data.y_val), len(data.y_test)]))
         if probe:
             self.x_probe.assign(probes.inputs(probe))
         self.seed = branches[0].seed  # one per fusion group
@@ -739,7 +736,8 @@ class _Loop:
                               for v in (loss, correct)], axis=1)  # fmt: skip
             return c + 1, sums
 
-        _, sums = tf.while_loop(lambda c, _: c < self.filled, chunk,
+        filled = (test_end + size - 1) // size  # chunks that hold what is measured
+        _, sums = tf.while_loop(lambda c, _: c < filled, chunk,
                                 (tf.constant(0), tf.zeros([b, 6])))  # fmt: skip
         return sums
 

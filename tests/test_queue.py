@@ -228,6 +228,10 @@ def test_a_cancel_before_the_first_epoch_says_nothing_was_trained(engine):
         "trained. Press **Run** to train again.")  # fmt: skip
     release.set()
     held.result(timeout=300)
+    # The worker is free again and trains the next request; the withdrawn runs never train.
+    follow = ExperimentSpec(dataset="iris", capacity="tiny", epochs=2, seed=55)
+    engine.submit([follow], [run_key(follow)], None, "teacher")
+    until(lambda: RunStore().has(run_key(follow)))
     assert not any(RunStore().has(key) for key in keys)
 
 

@@ -38,6 +38,7 @@ TITLES = {
 }  # fmt: skip
 # Under the title of a chart of the data loss while the curves show what Keras prints.
 JUDGED = "the data loss the claims judge, not the loss fit prints"
+WAITING = "Each variant's dots appear once its run has trained every epoch"
 # Beside a row of the printed chart, which training loss each claim is about.
 MARKS = {"printed_above": "▲ ", "measured_below": "△ "}
 # Where each kind of point sits in its variant's row, and its shape.
@@ -199,9 +200,6 @@ def effect(
     )
     chart = alt.layer(*layers).properties(height=height, width="container", title=head)
     return filled(chart, theme, effects=data)
-
-
-WAITING = "Each variant's dots appear once its run has trained every epoch"
 
 
 def _rule(rows: Rows) -> str:

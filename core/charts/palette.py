@@ -17,8 +17,8 @@ from dataclasses import dataclass, fields
 
 import altair as alt
 
-from core.models import MLP_UNITS
-from core.settings import CAPACITIES, SETTINGS, layer_widths
+from core.models import mlp_widths
+from core.settings import CAPACITIES, SETTINGS
 from core.spec import STRENGTHS, ExperimentSpec
 
 # role -> its colour, or (weak, the default strength, strong) shades of one hue.
@@ -120,8 +120,7 @@ def role_of(spec: ExperimentSpec, base: ExperimentSpec) -> tuple[str | None, flo
 def size(spec: ExperimentSpec) -> tuple[int, int]:
     """How big a network is, to tell less capacity from more: its own hidden widths' units
     when it has them (the course's 16-8 against 512-512), else its capacity level's."""
-    units = layer_widths(spec.widths) or MLP_UNITS.get(spec.capacity, ())
-    return sum(units), CAPACITIES.index(spec.capacity)
+    return sum(mlp_widths(spec)), CAPACITIES.index(spec.capacity)
 
 
 def strength(knob: str, value) -> float:
