@@ -187,6 +187,11 @@ def test_the_loss_axis_starts_where_the_stressed_curves_have_settled():
     assert 0.02 / high > 0.075  # the rise: over a thirteenth of the axis
     log = lines(charts.overlay(rows, palette, scale="log"))[0]["encoding"]["y"]["scale"]
     assert log["type"] == "log" and log["domain"][1] > 3.0  # log: every curve whole
+    # Twenty epochs into a planned 300, nothing has settled: the curves are drawn whole,
+    # not cut at the top by a range taken from their last few epochs.
+    early = [r for r in rows if r["epoch"] <= 20]
+    drawn = lines(charts.overlay(early, palette, epochs=300))[0]["encoding"]["y"]["scale"]
+    assert drawn["domain"][1] >= max(r["value"] for r in early if r["variant"] != "dropout")
 
 
 def seeds_of(finals: list[float], test: list[float]) -> list:

@@ -40,17 +40,18 @@ def epoch_axis(rows: Rows, epochs: int | None = None) -> alt.X:
                  axis=alt.Axis(tickMinStep=1))  # fmt: skip
 
 
-def settled_from(summary: Rows, palette: Palette) -> int:
+def settled_from(summary: Rows, palette: Palette, epochs: int | None = None) -> int:
     """Where the curves have settled: the epoch at which the first stressed variant reaches
     its best validation loss; not before a tenth of the run (a curve that never improves
     must not bring back the first epochs' losses) nor after half of it (curves still
-    falling at the end are shown from their middle)."""
-    last = max((r["epoch"] for r in summary), default=1)
+    falling at the end are shown from their middle). A run's length is its planned
+    `epochs` when given: early in a training nothing has settled yet."""
+    last = epochs or max((r["epoch"] for r in summary), default=1)
     best = [b["epoch"] for b in best_epochs(summary) if palette.stressed(b["variant"])]
     return max(2, last // 10, min(min(best, default=1), last // 2))
 
 
-def loss_scale(summary: Rows, palette: Palette, scale: str) -> alt.Scale:
+def loss_scale(summary: Rows, palette: Palette, scale: str, epochs: int | None = None) -> alt.Scale:
     """Linear: from zero to a little above the stressed curves once settled, so a 10% rise
     is a visible rise (the first epochs, far above, run off the top). Log: every curve
     whole, training losses falling by decades."""
@@ -58,7 +59,7 @@ def loss_scale(summary: Rows, palette: Palette, scale: str) -> alt.Scale:
     if scale == "log":
         positive = [v for v in values if v > 0] or [1e-4, 1.0]
         return alt.Scale(type="log", domain=[min(positive) * 0.8, max(positive) * 1.25])
-    start = settled_from(summary, palette)
+    start = settled_from(summary, palette, epochs)
     settled = [r["value"] for r in summary if r["epoch"] >= start
                and palette.stressed(r["variant"])] or values or [1.0]  # fmt: skip
     return alt.Scale(domain=[0, max(settled) * 1.12], nice=False, zero=True)
@@ -115,7 +116,7 @@ def overlay(
     marks that epoch (the snapshot the pictures beside it show) and leaves the legend to
     their coloured titles."""
     summary = seed_summary([r for r in rows if r["metric"] == "loss"])
-    y = loss_scale(summary, palette, scale)
+    y = loss_scale(summary, palette, scale, epochs)
     everyone = _everyone(palette)
     legend = None if at is not None else {
         "title": legend_title, "orient": "top", "direction": "horizontal", "labelLimit": 200,
@@ -222,7 +223,9 @@ def norms(rows: Rows, palette: Palette, theme: Theme = SCREEN, epochs: int | Non
     return filled(chart.properties(height=height, width="container"), theme, norm=rows)
 
 
-def _curve_data(rows: Rows, metric: str, palette: Palette, scale: str) -> tuple[Rows, alt.Scale]:
+def _curve_data(
+    rows: Rows, metric: str, palette: Palette, scale: str, epochs: int | None
+) -> tuple[Rows, alt.Scale]:
     """Per-epoch mean/low/high over seeds, each variant's best validation epoch, and the
     value scale every panel shares."""
     summary = seed_summary([r for r in rows if r["metric"] == metric])
@@ -234,7 +237,7 @@ def _curve_data(rows: Rows, metric: str, palette: Palette, scale: str) -> tuple[
         for b in best
     ]
     if metric == "loss":  # every panel is stressed: each shows one variant whole
-        return data, loss_scale(summary, Palette(palette.colours), scale)
+        return data, loss_scale(summary, Palette(palette.colours), scale, epochs)
     low = min([0.0] + [v for r in summary for v in (r["value"], r["low"])])
     return data, alt.Scale(domain=[low, 1.0])
 
@@ -251,7 +254,7 @@ def panels(
     """Small multiples of one metric as separate Vega-Lite specs with identical axis
     domains, so the page can lay them out in columns that stretch with the screen. No
     legend inside: the page says once which line is which."""  # fmt: skip
-    data, y = _curve_data(rows, metric, palette, scale)
+    data, y = _curve_data(rows, metric, palette, scale, epochs)
     title = metric + (" (log scale)" if scale == "log" and metric == "loss" else "")
     colour = alt.Color("variant:N", scale=palette.scale(), legend=None)
     base = alt.Chart().encode(x=epoch_axis(rows, epochs))
