@@ -73,7 +73,7 @@ def test_a_comparison_trains_live_and_its_lesson_fills_a_projectors_first_screen
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport=PROJECTOR)
-    page.goto(f"{server}/?ds=iris&v=baseline,dropout,l2&ep=150")
+    page.goto(f"{server}/?ds=digits&v=baseline,dropout,l2&ep=100")  # seconds on any machine
     run = page.get_by_role("button", name="Run (3 to train)")
     expect(run).to_be_enabled(timeout=60_000)
     run.click()
@@ -239,7 +239,8 @@ def test_cancel_keeps_the_curves_and_the_sweep_page_follows_the_link(server, bro
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport=PROJECTOR)
-    page.goto(f"{server}/?ds=iris&v=baseline,l2,dropout,batchnorm&ep=600")
+    # Minutes of training here, still many seconds on a fast GPU: Cancel finds it running.
+    page.goto(f"{server}/?ds=digits&v=baseline,l2,dropout,batchnorm&ep=1000")
     page.get_by_role("button", name="Run (4 to train)").click(timeout=60_000)
     expect(page.get_by_text(re.compile(r"\d+% of epochs"))).to_be_visible(timeout=TRAINING)
     expect(page.locator(".vega-embed").first).to_be_visible(timeout=TRAINING)
@@ -249,7 +250,8 @@ def test_cancel_keeps_the_curves_and_the_sweep_page_follows_the_link(server, bro
     settle(page)
     page.screenshot(path=str(ARTIFACTS / "cancel-1280x720.png"))
     page.get_by_test_id("stSidebar").get_by_role("link", name="Sweep").click()
-    expect(page).to_have_url(re.compile(r"/sweep\?ds=iris&ep=600&sweep=capacity$"))
+    # digits is the default dataset: the link leaves it out
+    expect(page).to_have_url(re.compile(r"/sweep\?ep=1000&sweep=capacity$"))
     values = page.get_by_test_id("stSidebar").get_by_role("textbox", name="Values")
     expect(values).to_have_value("tiny, small, medium, large, huge")
     page.goto(f"{server}/sweep?ds=iris&sweep=l2&ep=40")  # a sweep without values: the defaults
@@ -269,7 +271,7 @@ def test_the_still_training_link_leads_to_that_comparisons_own_link(server, brow
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport=PROJECTOR)
-    first = Comparison.from_query({"ds": "iris", "v": "baseline", "cap": "huge", "ep": "1000"})[0]
+    first = Comparison.from_query({"ds": "digits", "v": "baseline", "cap": "huge", "ep": "1000"})[0]
     page.goto(f"{server}/?{urlencode(first.to_query())}")
     page.get_by_role("button", name="Run (1 to train)").click(timeout=60_000)
     expect(page.locator(".vega-embed").first).to_be_visible(timeout=TRAINING)  # it trains

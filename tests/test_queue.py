@@ -129,7 +129,7 @@ def test_a_small_request_goes_before_the_rest_of_a_big_one(engine):
 
 
 def test_cancel_withdraws_one_requester_and_stops_when_none_is_left(engine):
-    spec = ExperimentSpec(dataset="iris", capacity="large", epochs=1000, seed=41)
+    spec = ExperimentSpec(dataset="digits", capacity="huge", epochs=1000, seed=41)
     key = run_key(spec)
     engine.submit([spec], [key], {"title": "class"}, "teacher")
     (task,) = engine.submit([spec], [key], {"title": "class"}, "student")  # joins it
