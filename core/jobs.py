@@ -40,6 +40,7 @@ import math
 import os
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ LEASE_CHECK_SECONDS = 1.0  # how often lapsed requesters are looked for
 # Closing waits this long for stopped trainings to end, and for each worker process to exit
 # (TensorFlow's own teardown takes seconds; Dask's nanny kills a worker still alive at 4 s).
 CLOSE_SECONDS = 30.0
+CONNECT_SECONDS = 20  # a scheduler that has not answered by then is reported unreachable
 CORNERS = ("progress", "started", "stop", "untrained")  # a task's entries on the scheduler
 log = logging.getLogger(__name__)
 
@@ -174,7 +176,6 @@ class JobEngine:
         self._turns = itertools.count()
         self._cancelled = _Recent()  # run key -> its curves when it was stopped
         self._errors = _Recent()  # run key -> why its training failed
-        self._ids = itertools.count(1)
         self._shape: tuple[int, dict | None, dict | None] | None = None
         self._shape_at = -math.inf
         self._ending = None  # distributed.as_completed: the released tasks, as they end
@@ -196,12 +197,12 @@ class JobEngine:
         return self._client
 
     def _connect(self):
-        from distributed import Client, as_completed
+        from distributed import as_completed
 
         # Closed before Dask's own exit handlers run (atexit runs the newest first): a
         # client left to the garbage collector at exit logs "IOLoop is closed".
         atexit.register(self.close)
-        client = Client(self.address, timeout="20s") if self.address else self._embedded()
+        client = _reach(self.address) if self.address else self._embedded()
         self._ending = as_completed(loop=client.loop)
         threading.Thread(target=self._follow, name="job-engine", daemon=True).start()
         threading.Thread(target=self._expire, name="job-engine-leases", daemon=True).start()
@@ -249,14 +250,37 @@ class JobEngine:
                 self._cancelled.pop(key, None)
                 self._errors.pop(key, None)
             ids = self._ids_of(keys)
-        self._dispatch()
+        self._release()
         return ids
+
+    def _release(self) -> None:
+        """Release what the queue allows; before the first connection, on a thread of its
+        own (an embedded cluster takes seconds to start, and a page shows its runs starting
+        meanwhile, with Cancel, instead of a Run button that seems not to have worked)."""
+        if self.started:
+            self._dispatch()
+        else:
+            threading.Thread(target=self._connect_and_release, name="job-engine-start",
+                             daemon=True).start()  # fmt: skip
+
+    def _connect_and_release(self) -> None:
+        try:
+            self._dispatch()
+        except Exception as exc:  # no cluster to talk to: the runs fail, saying so
+            why = f"the job engine cannot be reached ({_message(exc)})"
+            with self._lock:
+                for task in [t for t in self._tasks.values() if not t.released]:
+                    for key in task.keys:
+                        self._errors.put(key, why)
+                    self._end(task)
 
     def _hold(self, fresh: dict[str, ExperimentSpec], about: dict, requester: str) -> None:
         digest = hashlib.sha256(",".join(sorted(fresh)).encode()).hexdigest()[:16]
-        # A fresh Dask key every time: reusing one would hand back an old result, without
-        # training, for a run deleted from the cache since.
-        task = Task(f"train-{digest}-{next(self._ids)}-{os.getpid()}", dict(fresh),
+        # A fresh Dask key every time, unique across engines and processes: reusing one would
+        # hand back an old result, without training, for a run deleted from the cache since,
+        # or find an old task's stop flag still on the scheduler (an engine closed before it
+        # cleared it) and stop at once.
+        task = Task(f"train-{digest}-{uuid.uuid4().hex[:16]}", dict(fresh),
                     str(cache_root()), dict(about))  # fmt: skip
         self._wait_for(task, requester)
         self._tasks[task.id] = task
@@ -477,7 +501,8 @@ class JobEngine:
             mine = [(t.id, [k for k in t.keys if k in wanted], t.released) for t in chosen]
             waiting = set().union(*(t.requesters for t in chosen))
             ahead = self._ahead(chosen)
-        self._dispatch()  # workers may have joined an external cluster since
+        if self.started:  # (until then, the runs are starting: see _release)
+            self._dispatch()  # workers may have joined an external cluster since
         records: dict[str, list[dict]] = {}
         untrained: dict[str, dict] = {}
         running = starting = queued = 0
@@ -492,7 +517,7 @@ class JobEngine:
             if runs or (released and self._metadata("started", task)):
                 running += len(task_keys)
                 lefts.append(board.get("seconds_left"))
-            elif released:
+            elif released or not self.started:
                 starting += len(task_keys)
             else:
                 queued += len(task_keys)
@@ -570,6 +595,30 @@ class JobEngine:
             client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _reach(address: str):
+    """A client of the scheduler at this address, or an error within CONNECT_SECONDS. Dask's
+    own timeout does not cover a scheduler that accepts the connection and never answers
+    (a frozen one): its Client waits for ever, and so would a page or the command line."""
+    from distributed import Client
+
+    made: list = []
+
+    def connect() -> None:
+        try:
+            made.append(Client(address, timeout=f"{CONNECT_SECONDS}s"))
+        except Exception as exc:
+            made.append(exc)
+
+    thread = threading.Thread(target=connect, name="job-engine-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_SECONDS + 1)
+    if not made:  # the thread stays blocked; a daemon, it ends with the process
+        raise TimeoutError(f"no answer from the scheduler within {CONNECT_SECONDS} s")
+    if isinstance(made[0], Exception):
+        raise made[0]
+    return made[0]
 
 
 def _let_end(futures: list) -> None:

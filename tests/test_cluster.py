@@ -7,6 +7,7 @@ train through it."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -115,13 +116,20 @@ def test_precompute_fills_the_cache_on_the_cluster_with_a_progress_bar(cluster, 
     assert len(RunStore().keys()) == 8
 
 
-def test_a_wrong_scheduler_address_is_one_line(cache_dir):
-    port = free_port()  # nothing listens there
-    done = subprocess.run(
-        [sys.executable, "-m", "core", "run", "--dataset", "iris", "--variants", "baseline",
-         "--epochs", "2", "--scheduler", f"tcp://127.0.0.1:{port}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-        env=os.environ | {"PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+@pytest.mark.parametrize("listening", [False, True], ids=["nothing-there", "frozen"])
+def test_a_wrong_scheduler_address_is_one_line(cache_dir, listening):
+    """Nothing listens at the address, or something accepts and never answers (a frozen
+    scheduler, on which Dask's own client waits for ever)."""
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        if listening:
+            mute.listen()
+        port = mute.getsockname()[1]  # bound, not listening: connections are refused
+        done = subprocess.run(
+            [sys.executable, "-m", "core", "run", "--dataset", "iris", "--variants",
+             "baseline", "--epochs", "2", "--scheduler", f"tcp://127.0.0.1:{port}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("error: cannot reach the Dask")

@@ -82,7 +82,8 @@ def two_workers():
 def until(done, timeout: float = 600) -> None:
     """Poll for an event; the limit only keeps a broken run from hanging for ever."""
     deadline = time.monotonic() + timeout
-    while not done() and time.monotonic() < deadline:
+    while not done():
+        assert time.monotonic() < deadline, "gave up waiting"
         time.sleep(0.2)
 
 
@@ -129,7 +130,7 @@ def test_a_closed_page_stops_holding_the_worker_and_an_open_one_keeps_its_traini
     Both trainings last far longer than a lease on any machine (minutes here: 1,000 epochs
     of the huge network on digits; iris ended within one lease on a fast machine), and
     every step waits on an event (a poll that lapses, a task that ends), not on a clock."""
-    engine = JobEngine(address=two_workers.address, lease=3)
+    engine = JobEngine(address=two_workers.address, lease=10)  # > a poll on a busy machine
     alone = ExperimentSpec(dataset="digits", capacity="huge", epochs=1000, seed=61)
     shared = ExperimentSpec(dataset="digits", capacity="huge", epochs=1000, seed=62)
     follow = ExperimentSpec(dataset="iris", capacity="tiny", epochs=3, seed=63)
@@ -180,6 +181,33 @@ def test_a_closed_page_stops_holding_the_worker_and_an_open_one_keeps_its_traini
             assert not store.has(key) and not list(store.runs.glob(f"{key}/*"))
     finally:
         engine.close()
+
+
+def test_a_new_engine_trains_what_a_closed_one_stopped(two_workers):
+    """A run stopped (Cancel) just before its engine closed, then asked for again from a
+    new engine on the same cluster (as the tests' app sessions do; a server whose engine
+    restarts): it trains. Task ids once repeated across engines of one process, so the new
+    task found the old one's stop flag still on the scheduler and stopped at once."""
+    spec = ExperimentSpec(dataset="digits", capacity="huge", epochs=1000, seed=64)
+    key = run_key(spec)
+
+    def started(engine) -> list[str]:
+        tasks = engine.submit([spec], [key], None, "tab")
+        until(lambda: not engine.status([key], "tab").pending
+              or engine.watch([key], "tab").records)  # fmt: skip
+        return tasks
+
+    first = JobEngine(address=two_workers.address)
+    before = started(first)
+    first.withdraw([key], "tab")
+    first.close()  # whether it cleared the stop flag first is a race: the ids must differ
+    second = JobEngine(address=two_workers.address)
+    try:
+        assert set(started(second)).isdisjoint(before)
+        assert second.status([key], "tab").pending, second.status([key])  # training
+    finally:
+        second.withdraw([key], "tab")
+        second.close()
 
 
 def test_a_comparison_is_split_into_tasks_per_seed_and_any_watcher_sees_it(two_workers):

@@ -112,20 +112,24 @@ def trained(engine, wanted) -> list[dict]:
 
 
 def test_a_small_request_goes_before_the_rest_of_a_big_one(engine):
+    """The one training worker is held (by a task that waits for this test), so what is
+    released and what waits does not depend on how fast anything trains."""
+    held, release = hold_the_training_worker(engine)
     big = [ExperimentSpec(dataset="iris", capacity="large", epochs=60, seed=seed)
            for seed in (31, 32, 33)]  # fmt: skip
     small = ExperimentSpec(dataset="iris", capacity="tiny", epochs=3, seed=34)
     engine.submit(big, keys(big), {"title": "big"}, "teacher")
-    until(lambda: (watch := engine.watch(keys(big))) is not None and watch.running)
     engine.submit([small], [run_key(small)], {"title": "small"}, "student")
     watch = engine.watch([run_key(small)], "student")
-    # Queued behind the one run holding the worker, and before the rest of the big request.
+    # Queued behind the one run handed to the worker, and before the rest of the big request.
     assert watch.queued == 1 and watch.ahead == 1 and watch.mine
+    release.set()
+    held.result(timeout=300)
     until(lambda: engine.status(keys(big) + [run_key(small)]).state == "finished")
     order = [t["key"] for t in sorted(trained(engine, keys([*big, small])),
                                       key=lambda t: t["start"])]  # fmt: skip
-    # One worker, one task at a time: the small one went before the big one's last.
-    assert order.index(run_key(small)) < order.index(run_key(big[-1]))
+    # One worker, one task at a time: the small one went right after the big one's first.
+    assert order == keys([big[0], small, *big[1:]])
 
 
 def test_cancel_withdraws_one_requester_and_stops_when_none_is_left(engine):
@@ -235,6 +239,31 @@ def test_a_cancel_before_the_first_epoch_says_nothing_was_trained(engine):
     assert not any(RunStore().has(key) for key in keys)
 
 
+def test_run_answers_at_once_and_a_scheduler_that_never_answers_fails_the_runs_saying_so():
+    """Run returns before the cluster is reached (an embedded one takes seconds to start):
+    the page shows its runs starting, with Cancel, at once. Here the scheduler never
+    answers at all (a socket that accepts and stays mute), so the runs fail in one line."""
+    import socket
+
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen()
+        engine = JobEngine(address=f"tcp://127.0.0.1:{mute.getsockname()[1]}")
+        spec = ExperimentSpec(dataset="iris", capacity="tiny", epochs=3, seed=56)
+        key = run_key(spec)
+        try:
+            engine.submit([spec], [key], None, "teacher")  # back although nothing answers
+            watch = engine.watch([key], "teacher")
+            assert not engine.started and watch.starting == 1 and not watch.queued
+            assert engine.status([key], "teacher").pending  # the page shows Cancel
+            until(lambda: not engine.status([key], "teacher").pending)
+            error = engine.status([key]).error
+            assert engine.status([key]).state == "failed" and "\n" not in error
+            assert error.startswith("the job engine cannot be reached (")
+        finally:
+            engine.close()
+
+
 def test_a_training_that_does_not_stop_at_shutdown_is_named_in_the_log(engine, monkeypatch, caplog):
     """Closing waits for stopped trainings; one still running when the wait is over (a
     first epoch of minutes) is said in one line before Dask kills its worker."""
@@ -265,7 +294,7 @@ def test_a_server_stopped_mid_training_leaves_no_traceback(cache_dir, tmp_path):
     log = tmp_path / "server.log"
     with serve_app(env, log) as url:
         stream = url.replace("http://", "ws://") + "/_stcore/stream"
-        assert asyncio.run(teacher(stream, 300, "ds=iris&v=baseline&cap=large&ep=1000"))["started"]
+        assert asyncio.run(teacher(stream, 300, "ds=digits&v=baseline&cap=huge&ep=1000"))["started"]
         until(lambda: any((cache_dir / "locks").glob("*.lock")))  # a worker is training it
     text = log.read_text()
     assert "Traceback" not in text and "Exception" not in text, text[-3000:]
@@ -289,7 +318,7 @@ def test_a_cancel_on_the_web_leaves_no_traceback_in_the_server_log(cache_dir, tm
     assert "Traceback" not in text and "Exception" not in text, text[-3000:]
 
 
-async def run_then_cancel(url: str, locks, query: str = "ds=iris&v=baseline&cap=large&ep=1000"):
+async def run_then_cancel(url: str, locks, query: str = "ds=digits&v=baseline&cap=huge&ep=1000"):
     """One tab: press Run, wait until a worker trains (holds the run's lock), press
     Cancel, and wait until the worker has let the lock go (the task has ended)."""
     import websockets

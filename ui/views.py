@@ -136,16 +136,15 @@ def header(view: View) -> None:
         slots.pop(0).button(f"Run ({len(todo)} to train)", type="primary", key="run",
                             on_click=_submit, args=(view,), width="stretch")  # fmt: skip
     if waiting:
+        # No tooltip: after a click it stayed over the progress line while the mouse
+        # rested there; what Cancel did is said right under it (ui.live).
         slots.pop(0).button("Cancel", key="cancel", on_click=_cancel, args=(view,),
-                            width="stretch",
-                            help="This page stops waiting for the training and keeps its "
-                                 "curves so far. The training stops once no other open page "
-                                 "waits for it.")  # fmt: skip
+                            width="stretch")  # fmt: skip
     if slots and not view.missing:
         slots[0].button("All cached", key="run", disabled=True, width="stretch")
     if view.claim:
         st.info(view.claim, icon=":material/school:")
-    for problem in (refused, S.pop("run_error", None), _failures(view)):
+    for problem in (refused, _failures(view)):
         if problem:
             st.error(problem)
 
@@ -191,12 +190,9 @@ def _submit(view: View) -> None:
     page = "pages/sweep.py" if view.comparison.is_sweep() else "pages/compare.py"
     about = {"title": view.title, "query": view.comparison.to_query(), "page": page,
              "runs": len(missing)}  # fmt: skip
-    try:
-        tasks = engine().submit([e.spec for e in missing], [e.key for e in missing], about,
-                                requester=requester())  # fmt: skip
-    except Exception as exc:  # no cluster to talk to: say so, keep the page
-        S["run_error"] = f"The job engine cannot be reached ({exc}); cached runs still show."
-        return
+    # No cluster to talk to fails these runs, saying so (core.jobs.JobEngine._release).
+    tasks = engine().submit([e.spec for e in missing], [e.key for e in missing], about,
+                            requester=requester())  # fmt: skip
     S.setdefault("my_tasks", {}).update({t: about for t in tasks})
     S.setdefault("trained_here", set()).update(e.key for e in missing)
 
