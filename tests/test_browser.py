@@ -57,11 +57,20 @@ def browser():
         chromium.close()
 
 
+DRAWN = """() => [...document.querySelectorAll('.vega-embed')]
+                 .every(e => e.querySelector('canvas, svg'))"""
+
+
 def settle(page) -> None:
-    """Wait until the script run is over (stale elements gone) and Vega has drawn."""
+    """Wait until the script run is over (stale elements gone), Vega has drawn every chart,
+    and the charts' boxes stay where they are between two looks."""
     page.wait_for_timeout(500)
     page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
-    page.wait_for_timeout(1500)
+    page.wait_for_function(DRAWN, timeout=60_000)
+    before, boxes = None, [e.bounding_box() for e in page.locator(".vega-embed").all()]
+    while boxes != before:
+        page.wait_for_timeout(500)
+        before, boxes = boxes, [e.bounding_box() for e in page.locator(".vega-embed").all()]
 
 
 def headline_top(page) -> float:
