@@ -256,12 +256,12 @@ def test_a_run_still_training_is_left_out_of_the_effect_chart():
         figure = render.figures([done, cut], look, epochs=epochs, panels=False)["effect"]
         dots = next(layer for layer in layers(figure) if layer["mark"]["type"] == "point")
         assert {r["variant"] for r in values(dots)} == shown
-        assert "appear once" not in json.dumps(figure)
+        assert "dots appear" not in json.dumps(figure)
     # Before any run has finished: a line saying when the dots come, not an empty frame.
     figure = render.figures([cut], look, epochs=4, panels=False)["effect"]
     notes = [row["note"] for layer in layers(figure) if layer["mark"]["type"] == "text"
              for row in values(layer)]  # fmt: skip
-    assert notes == ["Each variant's dots appear once its run has trained every epoch"]
+    assert notes == ["Each variant's dots appear\nonce it has trained every epoch"]
 
 
 def test_claims_under_the_charts_read_as_sentences_in_their_own_units():

@@ -110,8 +110,8 @@ def palette_of(view: View, curves: Sequence[Curve]) -> charts.Palette:
     claims = claims_of(view)
     if claims:
         return palette.stressing(n for c in claims for n in (*c.subjects, c.other) if n)
-    if view.missing:  # a run still training (or cancelled) is not yet a contender
-        return palette.stressing({"baseline"})
+    if view.missing:  # while runs train (or after a cancel) no variant has ended lowest:
+        return palette  # every one in its colour, none greyed before the race is over
     final = {label: metrics.mean(metrics.finals(runs, "validation"))
              for label, runs in render.histories(curves).items()}  # fmt: skip
     return palette.stressing({"baseline", min(final, key=final.get)})

@@ -24,6 +24,8 @@ S = st.session_state
 # --- the sidebar ------------------------------------------------------------------------
 
 
+DOWNLOAD = "⤓"  # beside a lesson whose data needs a one-time download
+
 def render(comparison: Comparison, notes: list[str], pages: list) -> None:
     """The pages (each link carrying the comparison), what to compare, its knobs, the
     presentation mode, your own data, and where training runs."""
@@ -58,9 +60,10 @@ def _choose_what(comparison: Comparison) -> None:
         comparison.preset,
         options=["", *presets],
         format_func=lambda p: (
-            lessons.LESSONS[p].title if p else "Free " + ("sweep" if sweeping else "comparison")
+            _lesson_label(p) if p else "Free " + ("sweep" if sweeping else "comparison")
         ),
-        help="Teacher presets from the course notes; each says what to look for.",
+        help="Teacher presets from the course notes; each says what to look for. "
+        f"{DOWNLOAD}: its data needs a one-time download first.",
     )
     if comparison.lesson:
         st.caption(f"Dataset: **{datasets.resolve(comparison.dataset_name).title}**")
@@ -92,9 +95,20 @@ def _dataset_label(name: str) -> str:
     entry = datasets.registry().get(name)
     if entry is None:
         return f"{datasets.resolve(name).title} (yours)"
-    if entry.source == "download" and not entry.available():
+    if _to_download(name):
         return f"{entry.title} — needs a one-time download"
     return entry.title
+
+
+def _lesson_label(name: str) -> str:
+    """A lesson's title, marked where its data is not here yet (short: the menu is narrow)."""
+    lesson = lessons.LESSONS[name]
+    return f"{lesson.title} {DOWNLOAD}" if _to_download(lesson.dataset) else lesson.title
+
+
+def _to_download(name: str) -> bool:
+    entry = datasets.registry().get(name)
+    return entry is not None and entry.source == "download" and not entry.available()
 
 
 def _knobs(comparison: Comparison) -> None:

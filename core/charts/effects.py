@@ -38,7 +38,8 @@ TITLES = {
 }  # fmt: skip
 # Under the title of a chart of the data loss while the curves show what Keras prints.
 JUDGED = "the data loss the claims judge, not the loss fit prints"
-WAITING = "Each variant's dots appear once its run has trained every epoch"
+# Two short lines: one long line ran past the edge of a chart half a projector wide.
+WAITING = "Each variant's dots appear\nonce it has trained every epoch"
 # Beside a row of the printed chart, which training loss each claim is about.
 MARKS = {"printed_above": "▲ ", "measured_below": "△ "}
 # Where each kind of point sits in its variant's row, and its shape.
@@ -177,7 +178,7 @@ def effect(
     layers = [spread, dots, rings, text]  # a hollow mark stays visible over a filled one
     if not rows:  # while the first runs train: an empty frame would look like a failure
         layers.append(alt.Chart(alt.Data(values=[{"note": WAITING}]))
-                      .mark_text(fontSize=theme.ticks, color=INK)
+                      .mark_text(fontSize=theme.ticks, color=INK, lineBreak="\n")
                       .encode(text="note:N", x=alt.value({"expr": "width / 2"}),
                               y=alt.value({"expr": "height / 2"})))  # fmt: skip
     line = [r for r in rows if r["variant"] == reference and r["kind"] == "final"
