@@ -150,16 +150,27 @@ def still_training(view: View) -> None:
     running = engine().mine(list(mine))
     for task_id in [t for t in mine if t not in {r.id for r in running}]:
         del mine[task_id]  # finished: forget
-    others = {}
+    others, listed = {}, set()
     for task in running:
         if not set(task.keys) <= current:  # some of its runs are not on this page
             others[urlencode(task.about.get("query", {}))] = task.about
+            listed.add(task.id)
     for query, about in others.items():
         earlier, _ = Comparison.from_query(about["query"])
         what = [about["title"], *earlier.differences(view.comparison), count(about["runs"], "run")]
         if st.button("Still training: " + " · ".join(what), key=f"still-{query}",
                      icon=":material/autorenew:", type="tertiary"):  # fmt: skip
             st.switch_page(about["page"], query_params=about["query"])
+    if listed:
+        _until_one_ends(frozenset(listed))
+
+
+@st.fragment(run_every=2.0)
+def _until_one_ends(listed: frozenset[str]) -> None:
+    """The list above is drawn with the page: redraw the page once a training on it ends,
+    or a finished page would say "Still training" for as long as it stays open."""
+    if len(engine().mine(list(listed))) < len(listed):
+        st.rerun()
 
 
 def page() -> None:
