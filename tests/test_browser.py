@@ -82,7 +82,7 @@ def test_a_comparison_trains_live_and_its_lesson_fills_a_projectors_first_screen
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport=PROJECTOR)
-    page.goto(f"{server}/?ds=digits&v=baseline,dropout,l2&ep=100")  # seconds on any machine
+    page.goto(f"{server}/?ds=iris&v=baseline,dropout,l2&ep=150")
     run = page.get_by_role("button", name="Run (3 to train)")
     expect(run).to_be_enabled(timeout=60_000)
     run.click()
