@@ -19,12 +19,11 @@ from ui.engine import heartbeat, machine, scheduler_address
 from ui.link import change, linked
 
 S = st.session_state
+DOWNLOAD = "⤓"  # beside a lesson whose data needs a one-time download
 
 
 # --- the sidebar ------------------------------------------------------------------------
 
-
-DOWNLOAD = "⤓"  # beside a lesson whose data needs a one-time download
 
 def render(comparison: Comparison, notes: list[str], pages: list) -> None:
     """The pages (each link carrying the comparison), what to compare, its knobs, the
