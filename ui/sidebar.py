@@ -94,7 +94,7 @@ def _dataset_label(name: str) -> str:
     entry = datasets.registry().get(name)
     if entry is None:
         return f"{datasets.resolve(name).title} (yours)"
-    if _to_download(name):
+    if _to_download(entry):
         return f"{entry.title} — needs a one-time download"
     return entry.title
 
@@ -102,11 +102,12 @@ def _dataset_label(name: str) -> str:
 def _lesson_label(name: str) -> str:
     """A lesson's title, marked where its data is not here yet (short: the menu is narrow)."""
     lesson = lessons.LESSONS[name]
-    return f"{lesson.title} {DOWNLOAD}" if _to_download(lesson.dataset) else lesson.title
+    entry = datasets.registry().get(lesson.dataset)
+    return f"{lesson.title} {DOWNLOAD}" if _to_download(entry) else lesson.title
 
 
-def _to_download(name: str) -> bool:
-    entry = datasets.registry().get(name)
+def _to_download(entry) -> bool:
+    """A registry entry whose data needs a one-time download that has not happened yet."""
     return entry is not None and entry.source == "download" and not entry.available()
 
 
