@@ -119,8 +119,8 @@ def test_opens_with_the_lesson_above_the_charts_ready_to_run(app):
     menu = at.selectbox(key="cmp_preset").options
     assert "CIFAR-10: DNN vs CNN ⤓" in menu and "IMDB: the Keras book's first overfitting ⤓" in menu
     assert "Does BatchNorm help on iris?" in menu  # bundled: no mark
-    datasets_menu = at.selectbox(key="cmp_dataset").options  # and so does the Dataset menu
-    assert "CIFAR-10 — needs a one-time download" in datasets_menu and "Iris flowers" in datasets_menu
+    sources = at.selectbox(key="cmp_dataset").options  # and so does the Dataset menu
+    assert "CIFAR-10 — needs a one-time download" in sources and "Iris flowers" in sources
 
 
 def test_dataset_and_variant_choices_change_the_comparison_and_the_link(app):
