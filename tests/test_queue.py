@@ -228,7 +228,7 @@ def test_a_cancel_before_the_first_epoch_says_nothing_was_trained(engine):
     status = engine.status(keys)
     assert status.cancelled == {key: [] for key in keys}
     assert cancelled_note(status.cancelled) == (
-        "Cancelled: 2 runs of this page stopped before their first epoch; nothing was "
+        "Cancelled: 2 runs of this comparison stopped before their first epoch; nothing was "
         "trained. Press **Run** to train again.")  # fmt: skip
     release.set()
     held.result(timeout=300)

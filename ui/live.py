@@ -106,13 +106,14 @@ def _duration(seconds: float) -> str:
 
 
 def cancelled_note(cancelled: dict[str, list[dict]]) -> str:
-    """What Cancel stopped: how far the runs got, or that none had trained an epoch."""
+    """What Cancel stopped: how far the runs got, or that none had trained an epoch. Every
+    page that opens the comparison afterwards reads it, not only the one that pressed it."""
     runs = count(len(cancelled), "run")
     epochs = [rows[-1]["epoch"] for rows in cancelled.values() if rows]
     if not epochs:
-        return (f"Cancelled: {runs} of this page stopped before their first epoch; nothing "
+        return (f"Cancelled: {runs} of this comparison stopped before their first epoch; nothing "
                 "was trained. Press **Run** to train again.")  # fmt: skip
-    return (f"Cancelled: {runs} of this page stopped by epoch {max(epochs)}, drawn as far as "
+    return (f"Cancelled: {runs} of this comparison stopped by epoch {max(epochs)}, drawn as far as "
             "they got. Press **Run** to train again.")  # fmt: skip
 
 
