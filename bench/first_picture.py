@@ -7,13 +7,17 @@ against the same page drawn from the cache, side by side:
   already, in the worker, so training starts at once;
 - another number of generated points (90, 100, 110 after 80): the pool fits the room of the
   loop already traced (core.training.pool_room), so it trains at once too;
-- a new structure (another network size: other layer shapes): its loop is traced first.
+- a step of the Network size slider (small or large after medium, with another L2): other
+  layer shapes, whose loops the worker traced while it idled after the comparison before;
+- a new structure nobody warmed (layer widths typed by hand): its loop is traced first.
 
 Setup, not timed: `streamlit run` on a temporary cache, the default moons comparison
 trained once, and a wait until the server is idle (its worker has started, imported
 TensorFlow and warmed the offline datasets' default comparisons and what their strength
-sliders retrain). Then, per repeat, the three cases on comparisons nobody trained yet; then
-the cached page of the last one, to the same pictures.
+sliders retrain, then the Network-size steps next to the comparison trained). Then, per
+repeat, the four cases on comparisons nobody trained yet, each structural move after the
+server has idled again (a class reads the curves between moves); then the cached page of
+the last one, to the same pictures.
 
     python bench/first_picture.py [--repeats 3]
 """
@@ -32,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TARGETS = {"first boundaries": 3.0, "first epoch, new strength": 2.0,
-           "first epoch, new structure": 3.0}  # fmt: skip
+           "first epoch, a size step": 3.0, "first epoch, new structure": 3.0}  # fmt: skip
+WIDTHS = ("48,48", "96,96", "160,160", "64,64,64", "200")  # never a preset's shapes
 L2_STEPS = ("3e-4", "3e-3", "1e-2", "3e-2", "1e-4")  # never the default (1e-3)
 # The pictures themselves, not their heading: seven Vega views drawn on the page.
 SEVEN_PICTURES = "document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= 7"
@@ -103,7 +108,8 @@ def main() -> int:
     from core.settings import CAPACITIES
 
     default = datasets.base_spec("moons").capacity
-    sizes = [c for c in CAPACITIES if c not in (default, "huge")]  # one per repeat, in turn
+    at = CAPACITIES.index(default)
+    steps = (CAPACITIES[at - 1], CAPACITIES[at + 1])  # one per repeat, in turn
     header("first pictures after Run on a warm server, vs the cached page")
     seen: dict[str, list[float]] = {name: [] for name in (*TARGETS, "first epoch, new points",
                                                            "cached page")}  # fmt: skip
@@ -118,19 +124,24 @@ def main() -> int:
             for r in range(args.repeats):
                 _, strength, _ = timed_run(page, f"{url}/?ds=moons&l2={L2_STEPS[r % 5]}")
                 _, points, _ = timed_run(page, f"{url}/?ds=moons&size={90 + 10 * r}")
-                link = f"{url}/?ds=moons&cap={sizes[r % len(sizes)]}"
+                wait_until_idle()  # a class reads the curves before the next move
+                _, step, _ = timed_run(page, f"{url}/?ds=moons&cap={steps[r % 2]}&l2="
+                                             f"{L2_STEPS[(r + 2) % 5]}")  # fmt: skip
+                wait_until_idle()
+                link = f"{url}/?ds=moons&w={WIDTHS[r % len(WIDTHS)]}"
                 first, structure, _ = timed_run(page, link)
                 page.goto(link)
                 tick = time.perf_counter()
                 page.get_by_text("What each network computes").first.wait_for(timeout=60_000)
                 page.wait_for_function(SEVEN_PICTURES, timeout=60_000)
                 cached = time.perf_counter() - tick
-                for name, value in zip(seen, (first, strength, structure, points, cached),
+                for name, value in zip(seen, (first, strength, step, structure, points, cached),
                                        strict=True):  # fmt: skip
                     seen[name].append(value)
                 print(f"  repeat {r + 1}: first boundaries {first:.2f} s; first epoch: new "
-                      f"strength {strength:.2f} s, new points {points:.2f} s, new structure "
-                      f"{structure:.2f} s; cached page {cached:.2f} s")  # fmt: skip
+                      f"strength {strength:.2f} s, new points {points:.2f} s, a size step "
+                      f"{step:.2f} s, new structure {structure:.2f} s; cached page "
+                      f"{cached:.2f} s")  # fmt: skip
             browser.close()
     print()
     missed = 0

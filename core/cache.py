@@ -71,6 +71,7 @@ META_TYPES = {
     "fused_with": int,
     "seconds": (int, float),
     "first_call_seconds": (int, float),
+    "traced": bool,  # the first call traced the loop (its layout was new to the process)
     "xla": bool,
     "train_examples": int,
     "sizes": dict,

@@ -176,6 +176,19 @@ class Comparison:
         forgotten = "" if name == "view" else () if name == "values" else None
         return replace(self, **{name: forgotten if value == default else value})
 
+    def size_moves(self) -> list[list[ExperimentSpec]]:
+        """The specs, seed 0, of each comparison one Network-size step away: the move a
+        teacher makes most that needs loops of other shapes, which a worker warms once this
+        comparison has trained (core.worker.warm_soon). None where the size is not a knob
+        here, or the layer widths are set by hand."""
+        if "capacity" not in self.knobs() or self.widths:
+            return []
+        sizes = SETTINGS["capacity"].choices
+        at = sizes.index(self.value("capacity"))
+        moved = [replace(self.with_value("capacity", sizes[i]), seeds=1)
+                 for i in (at - 1, at + 1) if 0 <= i < len(sizes)]  # fmt: skip
+        return [[spec for _, spec in comparison.labelled_specs()] for comparison in moved]
+
     def allowed_variants(self) -> tuple[str, ...]:
         return variants_for(datasets.info(self.dataset_name).modality)
 

@@ -98,6 +98,7 @@ class Task:
     specs: dict[str, ExperimentSpec]  # run key -> spec
     cache: str  # the cache folder of whoever asked first
     about: dict[str, Any] = field(default_factory=dict)  # what the pages say about it
+    warm: tuple[tuple[ExperimentSpec, ...], ...] = ()  # comparisons its worker warms next
     # who waits for it -> when that lapses (time.monotonic()), in the order they came
     requesters: dict[str, float] = field(default_factory=dict)
     withdrawn: set[str] = field(default_factory=set)  # pressed Cancel: their polls don't count
@@ -231,10 +232,13 @@ class JobEngine:
         keys: Sequence[str],
         about: dict | None,
         requester: str,
+        warm: Sequence[Sequence[ExperimentSpec]] = (),
     ) -> list[str]:
         """Queue the training of every spec not in flight, one task per seed and fusion
         group, and join the tasks already training the others; returns the ids of every
-        task these keys wait for."""
+        task these keys wait for. `warm`: the comparisons (spec lists) a page expects to be
+        asked for next, whose loops the worker traces once it has trained these
+        (core.worker.warm_soon)."""
         with self._lock:
             groups: dict[tuple, dict[str, ExperimentSpec]] = {}
             for key, spec in zip(keys, specs, strict=True):
@@ -245,7 +249,7 @@ class JobEngine:
                 else:
                     groups.setdefault((spec.seed, spec.fusion_group()), {})[key] = spec
             for fresh in groups.values():
-                self._hold(fresh, about or {}, requester)
+                self._hold(fresh, about or {}, requester, tuple(map(tuple, warm)))
             for key in keys:
                 self._cancelled.pop(key, None)
                 self._errors.pop(key, None)
@@ -274,14 +278,15 @@ class JobEngine:
                         self._errors.put(key, why)
                     self._end(task)
 
-    def _hold(self, fresh: dict[str, ExperimentSpec], about: dict, requester: str) -> None:
+    def _hold(self, fresh: dict[str, ExperimentSpec], about: dict, requester: str,
+              warm: tuple[tuple[ExperimentSpec, ...], ...]) -> None:  # fmt: skip
         digest = hashlib.sha256(",".join(sorted(fresh)).encode()).hexdigest()[:16]
         # A fresh Dask key every time, unique across engines and processes: reusing one would
         # hand back an old result, without training, for a run deleted from the cache since,
         # or find an old task's stop flag still on the scheduler (an engine closed before it
         # cleared it) and stop at once.
         task = Task(f"train-{digest}-{uuid.uuid4().hex[:16]}", dict(fresh),
-                    str(cache_root()), dict(about))  # fmt: skip
+                    str(cache_root()), dict(about), warm)  # fmt: skip
         self._wait_for(task, requester)
         self._tasks[task.id] = task
         for key in fresh:
@@ -376,6 +381,7 @@ class JobEngine:
         for task in chosen:
             future = self.client.submit(
                 train_task, [s.to_dict() for s in task.specs.values()], task.cache, task.id,
+                [[s.to_dict() for s in specs] for specs in task.warm],
                 key=task.id, pure=False, retries=0, resources=resources,
             )  # fmt: skip
             task.future = future

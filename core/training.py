@@ -176,6 +176,7 @@ def _train_fused(specs, data, on_epoch, should_stop, on_start=None) -> list[Run]
     plan = _Plan.of(specs, probe is not None)
     layout, members = _Layout.of(plan.branches, data, probe)
     with _loop(tf, layout) as loop:
+        traced = not loop.warm  # this training pays for tracing its loop
         loop.load(plan.branches, members, data, probe)
         if probe and on_start:
             untrained = loop.probe()
@@ -190,6 +191,7 @@ def _train_fused(specs, data, on_epoch, should_stop, on_start=None) -> list[Run]
         "fused_with": len(plan.branches),
         "seconds": round(time.perf_counter() - started, 3),
         "first_call_seconds": round(first_call, 3),
+        "traced": traced,
         "xla": xla,
         "created": time.time(),
         "sizes": data.sizes(),  # the whole splits: pages state them without loading the data

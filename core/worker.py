@@ -8,17 +8,21 @@ web server only names these functions.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import signal
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from core import config
 from core.cache import CACHE_ENV, RunStore
 from core.spec import ExperimentSpec
 
 TRAININGS_TOPIC = "trainings"  # one event per run actually trained, for operators and tests
+WARMED_TOPIC = "warmed"  # a training task's next comparisons are warm on its worker
 META = "overfitting-lab"  # this project's corner of the scheduler's metadata store
 CANCELLED = "cancelled"  # what a stopped training task returns: it ends normally, nothing cached
 PUBLISH_SECONDS = 0.3
@@ -141,11 +145,13 @@ def _without_probe(record: dict) -> dict:
     return {k: v for k, v in record.items() if k != "probe"}
 
 
-def train_task(spec_dicts: list[dict], cache: str, task: str) -> list[str] | str:
+def train_task(spec_dicts: list[dict], cache: str, task: str,
+               warm: Sequence[list[dict]] = ()) -> list[str] | str:  # fmt: skip
     """Run or load every spec, publishing the records so far and the time left to the
     scheduler. Once the engine sets this task's stop flag the training stops
     (core.training.Cancelled) and the task ends normally, returning CANCELLED: nothing of
-    the unfinished runs is cached, and a stop is no error in the worker's log."""
+    the unfinished runs is cached, and a stop is no error in the worker's log. Once it has
+    trained, the loops of the `warm` comparisons (what the page expects next) are warmed."""
     from distributed import get_client, get_worker
 
     from core.runner import execute, run_key
@@ -176,6 +182,9 @@ def train_task(spec_dicts: list[dict], cache: str, task: str) -> list[str] | str
         return CANCELLED
     progress.finish()
     ended = time.time()
+    if warm and any(not r.cached for r in results):
+        warm_soon([[ExperimentSpec.from_dict(d) for d in specs] for specs in warm], first=True,
+                  then=lambda: worker.log_event(WARMED_TOPIC, {"task": task}))  # fmt: skip
     for result in results:
         if not result.cached:
             worker.log_event(
@@ -245,40 +254,80 @@ def prepare_task(name: str, cache: str) -> dict:
 
 
 def warm_up() -> str:
-    """Import TensorFlow in a fresh worker before anyone waits for it, then warm, in a
-    background thread, the loops a class asks for first (core.training keeps a process's
-    loops by layout): every offline dataset's default comparison, and what moving one of
-    its strength sliders retrains. A first Run, or a slider's move, then trains at once.
-
-    Off the request path: the thread starts a layout only while no training runs in this
-    process, and a training never waits for it (another layout is another loop; the one
-    being warmed would take no less to trace again). A request arriving meanwhile shares
-    the CPU with that one layout's warming, a second or two at most."""
-    import threading
-
-    from core import config
+    """Import TensorFlow in a fresh worker before anyone waits for it, and queue for
+    warming the loops a class asks for first: every offline dataset's default comparison,
+    and what moving one of its strength sliders retrains. A first Run, or a slider's move,
+    then trains at once."""
     from core.runtime import device_name
 
     name = device_name()
-    if config.current().pretrace:
-        threading.Thread(target=_pretrace_defaults, name="pretrace", daemon=True).start()
+    warm_soon(_offline_defaults())
     return name
 
 
-def _pretrace_defaults() -> None:
+# What this process warms next, one comparison (a spec list) at a time: iterators of them,
+# each with what to call once it is done.
+_warming: deque[tuple[Iterator[list[ExperimentSpec]], Callable[[], None] | None]] = deque()
+_warming_ready = threading.Condition()
+_warmer: threading.Thread | None = None
+
+
+def warm_soon(what: Iterable[list[ExperimentSpec]], first: bool = False,
+              then: Callable[[], None] | None = None) -> None:  # fmt: skip
+    """Queue comparisons whose loops this process traces in the background (core.training
+    keeps a process's loops by layout); with `first`, ahead of every comparison not yet
+    warmed: what a page that just trained expects next goes before other datasets'
+    defaults. `then` is called once they are warm.
+
+    Off the request path: one thread, which starts a layout only while no training runs in
+    this process; a training never waits for it (another layout is another loop; the one
+    being warmed would take no less to trace again). A request arriving meanwhile shares the
+    CPU with that one layout's warming, a second or two at most."""
+    global _warmer
+    if not config.current().pretrace:
+        return
+    with _warming_ready:
+        (_warming.appendleft if first else _warming.append)((iter(what), then))
+        if _warmer is None:
+            _warmer = threading.Thread(target=_warm_forever, name="pretrace", daemon=True)
+            _warmer.start()
+        _warming_ready.notify()
+
+
+def _warm_forever() -> None:
     from core import datasets
-    from core.comparison import DEFAULT_DATASET, Comparison
     from core.training import pretrace
 
+    while True:
+        try:
+            with _warming_ready:  # one comparison; the rest of its iterator stays in place
+                _warming_ready.wait_for(lambda: _warming)
+                queued, then = _warming[0]
+                specs = next(queued, None)
+                if specs is None:
+                    _warming.popleft()
+            if specs:
+                pretrace(specs, datasets.for_spec(specs[0]))
+            elif specs is None and then:
+                then()
+        except Exception as exc:  # a warm-up is a guess: a bad one must not end the thread
+            logging.getLogger(__name__).warning("warming a loop failed: %s", exc)
+
+
+def _offline_defaults() -> Iterator[list[ExperimentSpec]]:
+    """The default comparison of each offline dataset, the app's default first, then the
+    runs of a first move of each strength slider."""
+    from core import datasets
+    from core.comparison import DEFAULT_DATASET, Comparison
+
     offline = [name for name, entry in datasets.registry().items() if entry.source != "download"]
-    for name in sorted(offline, key=lambda n: n != DEFAULT_DATASET):  # the app's default first
+    for name in sorted(offline, key=lambda n: n != DEFAULT_DATASET):
         comparison = Comparison(dataset=name)
         specs = [spec for _, spec in comparison.labelled_specs()]
-        data = datasets.for_spec(specs[0])
-        pretrace(specs, data)
+        yield specs
         for knob in comparison.shown_strengths():
             moved = comparison.with_value(knob, _another(knob, comparison.value(knob)))
-            pretrace([spec for _, spec in moved.labelled_specs() if spec not in specs], data)
+            yield [spec for _, spec in moved.labelled_specs() if spec not in specs]
 
 
 def _another(knob: str, value):

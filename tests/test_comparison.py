@@ -315,3 +315,24 @@ def test_two_trainings_of_one_dataset_are_told_apart_by_what_differs():
     assert Comparison(dataset="iris").differences(shown) == []  # its title says it all
     lesson = Comparison(preset="keras-view", epochs=30)
     assert lesson.differences(Comparison(preset="keras-view")) == ["Epochs 30"]
+
+
+def test_the_network_sizes_next_to_a_comparison_are_its_size_moves_seed_0():
+    """What a worker warms after a comparison trains: the comparisons a step of the Network
+    size slider away, each exactly as the page would ask for it."""
+    comparison = Comparison(dataset="moons", variants=("baseline", "small", "l2"), seeds=3)
+    assert comparison.value("capacity") == "medium"
+    moves = comparison.size_moves()
+    assert moves == [[spec for _, spec in replace(comparison, capacity=capacity,
+                                                  seeds=1).labelled_specs()]
+                     for capacity in ("small", "large")]  # fmt: skip
+    # The "less capacity" variant follows its base, as on the page.
+    sizes = [[s.capacity for s in specs] for specs in moves]
+    assert sizes == [["small", "tiny", "small"], ["large", "small", "large"]]
+    assert {s.seed for specs in moves for s in specs} == {0}
+    # At the end of the slider, one neighbour; none where the size is not a knob.
+    [at_the_end] = replace(comparison, capacity="huge").size_moves()
+    assert [s.capacity for s in at_the_end] == ["large", "small", "large"]
+    assert replace(comparison, widths="64,32").size_moves() == []
+    assert Comparison(dataset="moons", sweep="capacity").size_moves() == []
+    assert Comparison(preset=next(iter(LESSONS))).size_moves() == []

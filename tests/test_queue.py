@@ -11,6 +11,7 @@ import os
 import random
 import time
 import uuid
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -237,6 +238,36 @@ def test_a_cancel_before_the_first_epoch_says_nothing_was_trained(engine):
     engine.submit([follow], [run_key(follow)], None, "teacher")
     until(lambda: RunStore().has(run_key(follow)))
     assert not any(RunStore().has(key) for key in keys)
+
+
+def test_a_worker_warms_the_network_sizes_next_to_what_it_trained(cache_dir, monkeypatch):
+    """Once a comparison has trained, its worker traces, while idle, the loops a step of the
+    Network size slider trains in: that move then trains without tracing, as a strength's
+    move does. The worker says when they are warm (an event), so nothing here waits on a
+    clock."""
+    from core.comparison import Comparison
+    from core.worker import WARMED_TOPIC
+
+    monkeypatch.setenv("OVERFITTING_LAB_PRETRACE", "on")  # as a server runs
+    comparison = Comparison(dataset="iris", variants=("baseline", "dropout"), epochs=2)
+    specs = [spec for _, spec in comparison.labelled_specs()]
+    moved = [spec for _, spec in replace(comparison, capacity="medium").labelled_specs()]
+    assert moved in comparison.size_moves()
+    engine = JobEngine(lease=600)
+    try:
+        [task] = engine.submit(specs, keys(specs), None, "teacher",
+                               warm=comparison.size_moves())  # fmt: skip
+        warmed = lambda: [e["task"] for _, e in engine.client.get_events(WARMED_TOPIC)]  # noqa: E731
+        until(lambda: task in warmed())
+        engine.submit(moved, keys(moved), None, "teacher")
+        until(lambda: engine.status(keys(specs + moved)).state == "finished")
+        store = RunStore()
+        assert [store.load(k).meta["traced"] for k in keys(specs)] == [True, True]
+        assert [store.load(k).meta["traced"] for k in keys(moved)] == [False, False]
+        # The move warms nothing more: nobody asked for what comes after it.
+        assert warmed() == [task]
+    finally:
+        engine.close()
 
 
 def test_run_answers_at_once_and_a_scheduler_that_never_answers_fails_the_runs_saying_so():

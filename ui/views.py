@@ -192,7 +192,7 @@ def _submit(view: View) -> None:
              "runs": len(missing)}  # fmt: skip
     # No cluster to talk to fails these runs, saying so (core.jobs.JobEngine._release).
     tasks = engine().submit([e.spec for e in missing], [e.key for e in missing], about,
-                            requester=requester())  # fmt: skip
+                            requester=requester(), warm=view.comparison.size_moves())  # fmt: skip
     S.setdefault("my_tasks", {}).update({t: about for t in tasks})
     S.setdefault("trained_here", set()).update(e.key for e in missing)
 
