@@ -220,8 +220,9 @@ class JobEngine:
         client = Client(self._cluster)
         client.register_plugin(embedded_worker_setup())
         self._shape, self._shape_at = (trainers, {TRAINING: 1}, {LIGHT: 1}), math.inf
-        for address in client.scheduler_info()["workers"]:
-            fire_and_forget(client.submit(warm_up, pure=False, workers=[address]))
+        for address, worker in client.scheduler_info()["workers"].items():
+            trains = TRAINING in worker.get("resources", {})  # the light one only imports
+            fire_and_forget(client.submit(warm_up, trains, pure=False, workers=[address]))
         return client
 
     # --- submitting and withdrawing -------------------------------------------------------

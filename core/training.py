@@ -78,7 +78,7 @@ CHUNK_SECONDS = 0.5  # report progress about this often
 STOP_POLL_SECONDS = 0.2  # how often a thread asks should_stop() during a compiled call
 ROOM_MAX = 16_384  # training pools up to this size may get room to grow (pool_room)
 ROOM_WASTE = 0.05  # ...where measuring the room costs at most this much more
-MAX_LOOPS = 24  # warm loops a process keeps, ~100 MB each: the offline defaults, then requests
+MAX_LOOPS = 24  # warm loops a process keeps, ~65 MB each: the offline defaults, then requests
 HISTOGRAM_BINS = 40
 COLUMNS = len(EPOCH_NUMBERS)  # per branch and epoch, then each kernel's norm, then alive
 FIT_COLUMNS = 3  # the first columns, summed over the epoch's steps: loss, accuracy, penalty
@@ -434,11 +434,12 @@ def _training():
             _idle.notify_all()
 
 
-def pretrace(specs: Sequence[ExperimentSpec], data: Data) -> int:
+def pretrace(specs: Sequence[ExperimentSpec], data: Data, evict: bool = True) -> int:
     """Warm the loops these specs would train in: trace each new layout and run it for one
     epoch (which compiles what XLA compiles and lets TensorFlow optimise the graph), so
     that a later comparison of the same layout starts training at once. Returns how many
-    layouts were new.
+    layouts were new. Without `evict`, only while the process has room for another loop:
+    a guess must not push out what a class trained, or a better guess.
 
     Off the request path: it starts a layout only while no training runs in this process,
     and skips a layout that a training holds. A request never waits for it: another layout
@@ -451,6 +452,9 @@ def pretrace(specs: Sequence[ExperimentSpec], data: Data) -> int:
         layout, members = _Layout.of(plan.branches, data, probe)
         with _idle:
             _idle.wait_for(lambda: _running == 0)
+        with _loops_lock:
+            if not evict and layout not in _loops and len(_loops) >= MAX_LOOPS:
+                continue
         with _loop(tf, layout, wait=False) as loop:
             if loop is None or loop.warm:
                 continue

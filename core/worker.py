@@ -183,7 +183,11 @@ def train_task(spec_dicts: list[dict], cache: str, task: str,
     progress.finish()
     ended = time.time()
     if warm and any(not r.cached for r in results):
-        warm_soon([[ExperimentSpec.from_dict(d) for d in specs] for specs in warm], first=True,
+        # What Run would train: a loop's layout is that of the runs missing from the cache.
+        store = RunStore(cache)
+        missing = [[s for s in map(ExperimentSpec.from_dict, specs) if not store.has(run_key(s))]
+                   for specs in warm]  # fmt: skip
+        warm_soon(missing, expected=True,
                   then=lambda: worker.log_event(WARMED_TOPIC, {"task": task}))  # fmt: skip
     for result in results:
         if not result.cached:
@@ -253,31 +257,33 @@ def prepare_task(name: str, cache: str) -> dict:
     return datasets.load(name).sizes()
 
 
-def warm_up() -> str:
-    """Import TensorFlow in a fresh worker before anyone waits for it, and queue for
-    warming the loops a class asks for first: every offline dataset's default comparison,
-    and what moving one of its strength sliders retrains. A first Run, or a slider's move,
-    then trains at once."""
+def warm_up(trains: bool = True) -> str:
+    """Import TensorFlow in a fresh worker before anyone waits for it; on a worker that
+    trains, queue for warming the loops a class asks for first: every offline dataset's
+    default comparison, and what moving one of its strength sliders retrains. A first Run,
+    or a slider's move, then trains at once."""
     from core.runtime import device_name
 
     name = device_name()
-    warm_soon(_offline_defaults())
+    if trains:
+        warm_soon(_offline_defaults())
     return name
 
 
 # What this process warms next, one comparison (a spec list) at a time: iterators of them,
-# each with what to call once it is done.
-_warming: deque[tuple[Iterator[list[ExperimentSpec]], Callable[[], None] | None]] = deque()
+# each with what to call once it is done and whether it was expected.
+_warming: deque[tuple[Iterator[list[ExperimentSpec]], Callable[[], None] | None, bool]] = deque()
 _warming_ready = threading.Condition()
 _warmer: threading.Thread | None = None
 
 
-def warm_soon(what: Iterable[list[ExperimentSpec]], first: bool = False,
+def warm_soon(what: Iterable[list[ExperimentSpec]], expected: bool = False,
               then: Callable[[], None] | None = None) -> None:  # fmt: skip
     """Queue comparisons whose loops this process traces in the background (core.training
-    keeps a process's loops by layout); with `first`, ahead of every comparison not yet
-    warmed: what a page that just trained expects next goes before other datasets'
-    defaults. `then` is called once they are warm.
+    keeps a process's loops by layout). `expected`: what a page that just trained expects
+    next, which goes ahead of every comparison not yet warmed and may push out the least
+    recently used loop; the rest (other datasets' defaults) only fill free room. `then` is
+    called once they are warm.
 
     Off the request path: one thread, which starts a layout only while no training runs in
     this process; a training never waits for it (another layout is another loop; the one
@@ -287,7 +293,7 @@ def warm_soon(what: Iterable[list[ExperimentSpec]], first: bool = False,
     if not config.current().pretrace:
         return
     with _warming_ready:
-        (_warming.appendleft if first else _warming.append)((iter(what), then))
+        (_warming.appendleft if expected else _warming.append)((iter(what), then, expected))
         if _warmer is None:
             _warmer = threading.Thread(target=_warm_forever, name="pretrace", daemon=True)
             _warmer.start()
@@ -302,12 +308,12 @@ def _warm_forever() -> None:
         try:
             with _warming_ready:  # one comparison; the rest of its iterator stays in place
                 _warming_ready.wait_for(lambda: _warming)
-                queued, then = _warming[0]
+                queued, then, expected = _warming[0]
                 specs = next(queued, None)
                 if specs is None:
                     _warming.popleft()
             if specs:
-                pretrace(specs, datasets.for_spec(specs[0]))
+                pretrace(specs, datasets.for_spec(specs[0]), evict=expected)
             elif specs is None and then:
                 then()
         except Exception as exc:  # a warm-up is a guess: a bad one must not end the thread

@@ -243,13 +243,14 @@ def test_a_cancel_before_the_first_epoch_says_nothing_was_trained(engine):
 def test_a_worker_warms_the_network_sizes_next_to_what_it_trained(cache_dir, monkeypatch):
     """Once a comparison has trained, its worker traces, while idle, the loops a step of the
     Network size slider trains in: that move then trains without tracing, as a strength's
-    move does. The worker says when they are warm (an event), so nothing here waits on a
-    clock."""
+    move does. A run the move shares with the comparison before (its "less capacity"
+    variant) is in the cache, so the loop warmed is that of the others. The worker says when
+    they are warm (an event), so nothing here waits on a clock."""
     from core.comparison import Comparison
     from core.worker import WARMED_TOPIC
 
     monkeypatch.setenv("OVERFITTING_LAB_PRETRACE", "on")  # as a server runs
-    comparison = Comparison(dataset="iris", variants=("baseline", "dropout"), epochs=2)
+    comparison = Comparison(dataset="iris", variants=("baseline", "small", "dropout"), epochs=2)
     specs = [spec for _, spec in comparison.labelled_specs()]
     moved = [spec for _, spec in replace(comparison, capacity="medium").labelled_specs()]
     assert moved in comparison.size_moves()
@@ -259,11 +260,13 @@ def test_a_worker_warms_the_network_sizes_next_to_what_it_trained(cache_dir, mon
                                warm=comparison.size_moves())  # fmt: skip
         warmed = lambda: [e["task"] for _, e in engine.client.get_events(WARMED_TOPIC)]  # noqa: E731
         until(lambda: task in warmed())
-        engine.submit(moved, keys(moved), None, "teacher")
-        until(lambda: engine.status(keys(specs + moved)).state == "finished")
         store = RunStore()
-        assert [store.load(k).meta["traced"] for k in keys(specs)] == [True, True]
-        assert [store.load(k).meta["traced"] for k in keys(moved)] == [False, False]
+        missing = [spec for spec in moved if not store.has(run_key(spec))]
+        assert [s.capacity for s in missing] == ["medium", "medium"]  # "small" is cached
+        engine.submit(missing, keys(missing), None, "teacher")
+        until(lambda: engine.status(keys(specs + missing)).state == "finished")
+        assert [store.load(k).meta["traced"] for k in keys(specs)] == [True] * 3
+        assert [store.load(k).meta["traced"] for k in keys(missing)] == [False, False]
         # The move warms nothing more: nobody asked for what comes after it.
         assert warmed() == [task]
     finally:

@@ -1,6 +1,7 @@
 """Real training on tiny real data (iris, digits), checked against Keras's own fit."""
 
 import threading
+from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
@@ -412,6 +413,26 @@ def test_pretraced_loops_train_without_tracing():
     traced = training.TRACES.total()
     train([make_variant(base, v, l2=1e-2) for v in ("baseline", "l2", "dropout", "small")], data)
     assert training.TRACES.total() == traced
+
+
+def test_a_guess_warms_only_into_free_room_and_an_expected_move_may_push_out_the_oldest(
+    monkeypatch,
+):
+    """Warming other datasets' defaults must not push out what a class trained; warming the
+    move a page expects next may push out the least recently used loop, as a request does."""
+    data = datasets.load("iris")
+    monkeypatch.setattr(training, "_loops", OrderedDict())  # this process's loops, apart
+    monkeypatch.setattr(training, "MAX_LOOPS", 2)
+    trained = [
+        replace(IRIS, epochs=1, batch_size=b) for b in (21, 22)
+    ]  # layouts no other test traces
+    for spec in trained:
+        train([spec], data)
+    guess, expected = replace(IRIS, epochs=1, batch_size=23), replace(IRIS, epochs=1, batch_size=24)
+    assert training.pretrace([guess], data, evict=False) == 0
+    assert [layout.batch for layout in training._loops] == [21, 22]
+    assert training.pretrace([expected], data) == 1
+    assert [layout.batch for layout in training._loops] == [22, 24]
 
 
 def test_a_diverging_branch_is_a_result_and_leaves_the_others_alone(tmp_path):
