@@ -147,6 +147,16 @@ def test_the_status_line_counts_in_words_and_spans_what_varies(app):
                     "· 0 of 3 runs cached")  # fmt: skip
 
 
+def test_two_variants_that_are_one_network_count_as_one_run(app):
+    """At the smallest size the "less capacity" variant is the baseline: one run, trained
+    and cached once, so Run, the status line and the engine's progress all say 6 of 7."""
+    at = app({"ds": "iris", "cap": "tiny"})
+    assert not at.exception
+    assert button(at, "run").label == "Run (6 to train)"
+    line = next(c.value for c in at.caption if "training flowers" in c.value)
+    assert line.startswith("7 variants × 1 seed") and line.endswith("0 of 6 runs cached")
+
+
 def test_a_link_value_that_is_no_value_is_one_line_and_off_leaves_no_copy_of_the_baseline(app):
     at = app({"ep": "abc", "do": "off"})
     assert not at.exception
@@ -691,6 +701,8 @@ def test_time_left_says_estimating_until_the_server_has_a_figure():
     assert progress(view, watch)[1] == "0% of epochs · training 2 runs, estimating the time left…"
     later = Watch({}, {}, running=2, queued=0, ahead=0, seconds_left=30.0, tasks=())
     assert progress(view, later)[1] == "0% of epochs · training 2 runs, about 30 s left"
+    ending = Watch({}, {}, running=2, queued=0, ahead=0, seconds_left=0.4, tasks=())
+    assert progress(view, ending)[1] == "0% of epochs · training 2 runs, about 1 s left"
 
 
 def test_a_queued_request_says_what_is_ahead_and_starting_only_when_a_worker_starts():

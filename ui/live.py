@@ -102,7 +102,8 @@ def progress(view: View, watch: Watch) -> tuple[float, str]:
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    # Never "about 0 s left" while a training still runs (it said so at 64% of epochs).
+    return f"{max(1, round(seconds))} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def cancelled_note(cancelled: dict[str, list[dict]]) -> str:

@@ -122,6 +122,12 @@ def _title(comparison: Comparison, data: str) -> str:
     return f"Regularization on {data}"
 
 
+def runs(entries: list[Entry]) -> int:
+    """How many runs these entries are: two variants can be one network (at the smallest
+    size the "less capacity" variant is the baseline), trained and cached once."""
+    return len({e.key for e in entries})
+
+
 def header(view: View) -> None:
     """Title and buttons on one line, the lesson under it. Run starts the missing runs
     nobody is training (queued behind those running) and waits for those in flight; every
@@ -133,7 +139,7 @@ def header(view: View) -> None:
                                vertical_alignment="bottom")  # fmt: skip
     title.title(view.title)
     if run:
-        slots.pop(0).button(f"Run ({len(todo)} to train)", type="primary", key="run",
+        slots.pop(0).button(f"Run ({runs(todo)} to train)", type="primary", key="run",
                             on_click=_submit, args=(view,), width="stretch")  # fmt: skip
     if waiting:
         # No tooltip: after a click it stayed over the progress line while the mouse
@@ -153,14 +159,14 @@ def status_line(view: View) -> str:
     """What is compared, in numbers: "3 variants × 1 seed · 60 epochs · batch 32 · 50 to
     1,149 training digits · 3 of 3 runs cached"."""
     first = view.entries[0].spec
-    cached = sum(e.run is not None for e in view.entries)
+    cached = runs([e for e in view.entries if e.run is not None])
     kind = "value" if view.comparison.is_sweep() else "variant"
     return " · ".join([
         f"{count(len(view.labels), kind)} × {count(view.comparison.seeds, 'seed')}",
         f"{span([e.spec.epochs for e in view.entries])} epochs",
         f"batch {first.batch_size}",
         f"{span(_examples(view))} training {view.info.noun}",
-        f"{cached} of {count(len(view.entries), 'run')} cached",
+        f"{cached} of {count(runs(view.entries), 'run')} cached",
     ])  # fmt: skip
 
 
@@ -189,7 +195,7 @@ def _submit(view: View) -> None:
     missing = view.missing
     page = "pages/sweep.py" if view.comparison.is_sweep() else "pages/compare.py"
     about = {"title": view.title, "query": view.comparison.to_query(), "page": page,
-             "runs": len(missing)}  # fmt: skip
+             "runs": runs(missing)}  # fmt: skip
     # No cluster to talk to fails these runs, saying so (core.jobs.JobEngine._release).
     tasks = engine().submit([e.spec for e in missing], [e.key for e in missing], about,
                             requester=requester(), warm=view.comparison.size_moves())  # fmt: skip
