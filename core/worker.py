@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 from core import config
 from core.cache import CACHE_ENV, RunStore
@@ -270,9 +271,16 @@ def warm_up(trains: bool = True) -> str:
     return name
 
 
-# What this process warms next, one comparison (a spec list) at a time: iterators of them,
-# each with what to call once it is done and whether it was expected.
-_warming: deque[tuple[Iterator[list[ExperimentSpec]], Callable[[], None] | None, bool]] = deque()
+class _Queued(NamedTuple):
+    """Comparisons (spec lists) to warm, one at a time, what to call once they are warm,
+    and whether a page expects them next (core.worker.warm_soon)."""
+
+    comparisons: Iterator[list[ExperimentSpec]]
+    then: Callable[[], None] | None
+    expected: bool
+
+
+_warming: deque[_Queued] = deque()  # what this process warms next
 _warming_ready = threading.Condition()
 _warmer: threading.Thread | None = None
 
@@ -293,7 +301,8 @@ def warm_soon(what: Iterable[list[ExperimentSpec]], expected: bool = False,
     if not config.current().pretrace:
         return
     with _warming_ready:
-        (_warming.appendleft if expected else _warming.append)((iter(what), then, expected))
+        queued = _Queued(iter(what), then, expected)
+        (_warming.appendleft if expected else _warming.append)(queued)
         if _warmer is None:
             _warmer = threading.Thread(target=_warm_forever, name="pretrace", daemon=True)
             _warmer.start()
@@ -308,14 +317,14 @@ def _warm_forever() -> None:
         try:
             with _warming_ready:  # one comparison; the rest of its iterator stays in place
                 _warming_ready.wait_for(lambda: _warming)
-                queued, then, expected = _warming[0]
-                specs = next(queued, None)
+                queued = _warming[0]
+                specs = next(queued.comparisons, None)
                 if specs is None:
                     _warming.popleft()
             if specs:
-                pretrace(specs, datasets.for_spec(specs[0]), evict=expected)
-            elif specs is None and then:
-                then()
+                pretrace(specs, datasets.for_spec(specs[0]), evict=queued.expected)
+            elif specs is None and queued.then:
+                queued.then()
         except Exception as exc:  # a warm-up is a guess: a bad one must not end the thread
             logging.getLogger(__name__).warning("warming a loop failed: %s", exc)
 

@@ -258,7 +258,10 @@ def test_a_worker_warms_the_network_sizes_next_to_what_it_trained(cache_dir, mon
     try:
         [task] = engine.submit(specs, keys(specs), None, "teacher",
                                warm=comparison.size_moves())  # fmt: skip
-        warmed = lambda: [e["task"] for _, e in engine.client.get_events(WARMED_TOPIC)]  # noqa: E731
+
+        def warmed() -> list[str]:
+            return [event["task"] for _, event in engine.client.get_events(WARMED_TOPIC)]
+
         until(lambda: task in warmed())
         store = RunStore()
         missing = [spec for spec in moved if not store.has(run_key(spec))]
