@@ -226,7 +226,7 @@ def _run_epochs(loop: _Loop, plan: _Plan, specs, task, on_epoch, should_stop):
     diverged: list[int | None] = [None] * len(plan.branches)
     pauses = sorted(plan.report | plan.snapshots | {plan.epochs})
     done, chunk, first_call = 0, 1, 0.0
-    with _watching(loop, should_stop):
+    with _watching(loop, should_stop) as reported:
         while done < plan.epochs:
             until = next(p for p in pauses if p > done)
             chunk = min(chunk, until - done)
@@ -257,6 +257,7 @@ def _run_epochs(loop: _Loop, plan: _Plan, specs, task, on_epoch, should_stop):
                 for i, b in enumerate(plan.of_spec):
                     for record in rows[b][done - chunk : min(done, specs[i].epochs)]:
                         on_epoch(i, record)
+                reported.set()
             chunk = max(1, int(CHUNK_SECONDS / max(seconds / chunk, 1e-4)))
     return rows, extras, first_call, diverged
 
@@ -264,24 +265,30 @@ def _run_epochs(loop: _Loop, plan: _Plan, specs, task, on_epoch, should_stop):
 @contextlib.contextmanager
 def _watching(loop: _Loop, should_stop: Callable[[], bool] | None):
     """Ask should_stop() from a thread while the loop runs, and raise the loop's stop flag
-    (which it reads between steps) when it says so."""
+    (which it reads between steps) when it says so. Yields an event to set once a chunk's
+    records are all reported: the thread asks at once, and a caller that publishes progress
+    from should_stop() (core.worker.Progress) sends the first epoch without waiting."""
+    reported = threading.Event()
     if should_stop is None:
-        yield
+        yield reported
         return
     finished = threading.Event()
 
     def watch() -> None:
         while not should_stop():
-            if finished.wait(STOP_POLL_SECONDS):
+            reported.wait(STOP_POLL_SECONDS)
+            reported.clear()
+            if finished.is_set():
                 return
         loop.stop.assign(True)
 
     watcher = threading.Thread(target=watch, name="should-stop", daemon=True)
     watcher.start()
     try:
-        yield
+        yield reported
     finally:
         finished.set()
+        reported.set()
         watcher.join()
 
 

@@ -299,6 +299,30 @@ def test_progress_arrives_per_epoch():
     assert sorted(seen) == [(i, e) for i in range(2) for e in range(1, 5)]
 
 
+def test_should_stop_is_asked_as_soon_as_an_epoch_is_reported(monkeypatch):
+    """The worker publishes progress from should_stop(): it is asked once a chunk's records
+    are all in, not at the watcher's next timed look (here an hour away), so the first
+    epoch reaches the pages at once. The second chunk's report waits until the question
+    after the first has come."""
+    monkeypatch.setattr(training, "STOP_POLL_SECONDS", 3600.0)
+    seen: list[int] = []
+    asked_after_first = threading.Event()
+
+    def should_stop() -> bool:
+        if seen:
+            asked_after_first.set()
+        return False
+
+    def on_epoch(i: int, record: dict) -> None:
+        seen.append(record["epoch"])
+        if record["epoch"] > 1:
+            assert asked_after_first.wait(60), "should_stop was not asked after epoch 1"
+
+    (run,) = train([replace(IRIS, epochs=3)], datasets.load("iris"), on_epoch=on_epoch,
+                   should_stop=should_stop)  # fmt: skip
+    assert seen == [1, 2, 3] and len(run.history) == 3
+
+
 def test_cancel_ends_a_long_first_epoch_within_steps():
     """should_stop is asked from a thread while the compiled loop runs, and the loop reads
     the stop flag between steps: a cancel during the first epoch (here 1,149 steps of one

@@ -39,19 +39,17 @@ def show(view: View, watch: Watch | None) -> None:
     elif watch.records:
         _live(view)
     else:
-        _starting(view)
+        _starting(view, watch)
 
 
-@st.fragment(run_every=0.5)
-def _starting(view: View) -> None:
-    """Until the first epoch arrives: poll twice as often, so it shows without delay."""
-    watch = watching(view)
-    if watch is None or watch.records:
-        st.rerun()
-    fraction, text = progress(view, watch)
-    st.progress(fraction, text=text)
-    _cancelled_here(watch)
-    st.info("The first epoch is on its way…")
+def _starting(view: View, watch: Watch) -> None:
+    """Until the first epoch arrives: a small fragment polls, and the page redraws once
+    when there is something new to draw. The pictures stay out of the fragment: redrawn at
+    every poll, they took the CPU from the worker tracing a new structure's loop."""
+    if watch.running or watch.starting:
+        _first_epoch_soon(view, len(watch.untrained))
+    else:
+        _first_epoch_later(view, len(watch.untrained))
     cached = view.curves()
     if cached:  # the runs already cached stay on screen while the others start
         results.results(view, cached, "live")
@@ -59,6 +57,31 @@ def _starting(view: View) -> None:
         curves = [Curve(e.label, e.spec.seed, [{"epoch": 0, "probe": watch.untrained[e.key]}])
                   for e in view.entries if e.key in watch.untrained]  # fmt: skip
         results.pictures_section(view, curves, "starting")
+
+
+def _awaiting(view: View, drawn: int, queued: bool) -> None:
+    """Progress and the note; the page redraws when the first epoch arrives, more untrained
+    networks than it drew, or the runs' turn on a worker."""
+    watch = watching(view)
+    if (watch is None or watch.records or len(watch.untrained) != drawn
+            or queued != (not watch.running and not watch.starting)):  # fmt: skip
+        st.rerun()
+    fraction, text = progress(view, watch)
+    st.progress(fraction, text=text)
+    _cancelled_here(watch)
+    st.info("The first epoch is on its way…")
+
+
+@st.fragment(run_every=0.25)
+def _first_epoch_soon(view: View, drawn: int) -> None:
+    """On a worker: poll four times a second, so the first epoch shows without delay."""
+    _awaiting(view, drawn, queued=False)
+
+
+@st.fragment(run_every=1.0)
+def _first_epoch_later(view: View, drawn: int) -> None:
+    """Queued behind other requests: once a second, as the live view polls."""
+    _awaiting(view, drawn, queued=True)
 
 
 @st.fragment(run_every=1.0)
