@@ -475,6 +475,13 @@ def test_pictures_of_what_a_network_computes():
     assert boundary["title"]["subtitle"] == "epoch 7" and renders(boundary)
     several = snapshot | {"classes": [0, 1, 2, 0, 1, 2]}
     assert renders(charts.boundary(probe, several, points, "l2", ("a", "b", "c"), "#000"))
+    # Pictures of one plane share a template: each keeps its own image, points and title.
+    later = charts.boundary(probe, snapshot | {"values": [100] * 6, "epoch": 9}, points[:1],
+                            "dropout", ("class 0", "class 1"), "#d55e00")  # fmt: skip
+    heat, dots = layers(boundary)
+    assert values(dots) == points and boundary["title"]["text"] == "l2"
+    assert values(layers(later)[1]) == points[:1] and later["title"]["subtitle"] == "epoch 9"
+    assert values(layers(later)[0])[0]["url"] != values(heat)[0]["url"]
     line = {"kind": "curve", "x": [-1.0, 0.0, 1.0]}
     truth = [{"x": x / 10, "y": x / 20} for x in range(-10, 11)]
     fitted = charts.fitted(
@@ -487,6 +494,7 @@ def test_pictures_of_what_a_network_computes():
     )
     dots, true, curve = layers(fitted)  # the true curve over the points, under the fit
     assert values(true) == truth and true["mark"]["color"] == charts.pictures.TRUTH
+    assert curve["mark"]["color"] == "#222" and [p["y"] for p in values(curve)] == [0.1, 0.2, 0.1]
     assert fitted["layer"][0]["encoding"]["x"]["title"] == "x (standardised)"
     assert renders(fitted)
 

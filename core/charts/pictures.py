@@ -5,12 +5,14 @@ and the class balance of the splits.
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import altair as alt
 
-from core.charts.theme import INK, SCREEN, Theme, spec
+from core.charts.theme import INK, SCREEN, Theme, put, spec
 
 Rows = list[dict[str, Any]]
 
@@ -74,14 +76,23 @@ def boundary(
     on top and the validation points smaller: TensorFlow Playground's picture. The view
     takes its column's width; the picture fills the view, whatever its size."""
     xs, ys = probe["x"], probe["y"]
-    x = alt.X("x:Q", scale=alt.Scale(domain=[xs[0], xs[-1]], nice=False, zero=False), axis=None)
-    y = alt.Y("y:Q", scale=alt.Scale(domain=[ys[0], ys[-1]], nice=False, zero=False), axis=None)
     image = probability_image(probe, snapshot, len(classes))
     centre = [{"x": (xs[0] + xs[-1]) / 2, "y": (ys[0] + ys[-1]) / 2, "url": image}]
-    heat = (alt.Chart(alt.Data(values=centre))
+    view = _boundary_view((xs[0], xs[-1]), (ys[0], ys[-1]), tuple(classes), theme, size)
+    out = put(copy.deepcopy(view), centre=centre, points=points)
+    return out | {"title": _title(label, snapshot["epoch"], colour, theme)}
+
+
+@functools.lru_cache(maxsize=16)
+def _boundary_view(xs: tuple, ys: tuple, classes: tuple, theme: Theme, size: int) -> dict:
+    """A boundary picture without its data, built once per plane: every variant's picture
+    shares it, and Altair took most of a live page's time building seven alike."""
+    x = alt.X("x:Q", scale=alt.Scale(domain=list(xs), nice=False, zero=False), axis=None)
+    y = alt.Y("y:Q", scale=alt.Scale(domain=list(ys), nice=False, zero=False), axis=None)
+    heat = (alt.Chart(alt.Data(name="centre"))
             .mark_image(width={"expr": "width"}, height={"expr": "height"}, aspect=False)
             .encode(x=x, y=y, url="url:N"))  # fmt: skip
-    dots = alt.Chart(alt.Data(values=points)).mark_point(filled=True, clip=True).encode(
+    dots = alt.Chart(alt.Data(name="points")).mark_point(filled=True, clip=True).encode(
         x=x, y=y,
         fill=alt.Color("class:N", scale=alt.Scale(domain=list(classes),
                                                   range=list(POINT_COLORS)), legend=None),
@@ -92,8 +103,7 @@ def boundary(
         strokeWidth=alt.StrokeWidth("split:N", scale=alt.Scale(domain=SPLITS, range=[1.2, 0.5]),
                                     legend=None),
     )  # fmt: skip
-    out = spec(alt.layer(heat, dots).properties(width="container", height=size), theme)
-    return out | {"title": _title(label, snapshot["epoch"], colour, theme)}
+    return spec(alt.layer(heat, dots).properties(width="container", height=size), theme)
 
 
 def fitted(
@@ -106,23 +116,30 @@ def fitted(
     line = [{"x": x, "y": y} for x, y in zip(probe["x"], snapshot["values"], strict=True)]
     ys = [p["y"] for p in points + truth]
     spread = max(ys) - min(ys) or 1.0
-    x = alt.X("x:Q", title="x (standardised)",
-              scale=alt.Scale(domain=[probe["x"][0], probe["x"][-1]], nice=False))  # fmt: skip
-    y = alt.Y("y:Q", title="y (standardised)", scale=alt.Scale(
-        domain=[min(ys) - 0.15 * spread, max(ys) + 0.15 * spread], nice=False))  # fmt: skip
-    dots = alt.Chart(alt.Data(values=points)).mark_point(filled=True, clip=True).encode(
+    domain = (min(ys) - 0.15 * spread, max(ys) + 0.15 * spread)
+    view = _fitted_view((probe["x"][0], probe["x"][-1]), domain, colour, theme, size)
+    out = put(copy.deepcopy(view), points=points, truth=truth, line=line)
+    return out | {"title": _title(label, snapshot["epoch"], colour, theme)}
+
+
+@functools.lru_cache(maxsize=64)
+def _fitted_view(xs: tuple, ys: tuple, colour: str, theme: Theme, size: int) -> dict:
+    """A fitted-curve picture without its data, built once per line and colour (see
+    _boundary_view)."""
+    x = alt.X("x:Q", title="x (standardised)", scale=alt.Scale(domain=list(xs), nice=False))
+    y = alt.Y("y:Q", title="y (standardised)", scale=alt.Scale(domain=list(ys), nice=False))
+    dots = alt.Chart(alt.Data(name="points")).mark_point(filled=True, clip=True).encode(
         x=x, y=y, opacity=alt.value(0.9),
         size=alt.Size("split:N", scale=alt.Scale(domain=SPLITS, range=[60, 22]), legend=None),
         color=alt.Color("split:N", scale=alt.Scale(domain=SPLITS, range=[INK, HELD_OUT_INK]),
                         legend=None))  # fmt: skip
-    true = (alt.Chart(alt.Data(values=truth))
+    true = (alt.Chart(alt.Data(name="truth"))
             .mark_line(strokeWidth=theme.train_line, color=TRUTH, strokeDash=[7, 4])
             .encode(x=x, y=y))  # fmt: skip
-    curve = (alt.Chart(alt.Data(values=line)).mark_line(strokeWidth=theme.line, color=colour,
+    curve = (alt.Chart(alt.Data(name="line")).mark_line(strokeWidth=theme.line, color=colour,
                                                         clip=True)
              .encode(x=x, y=y))  # fmt: skip
-    out = spec(alt.layer(dots, true, curve).properties(width="container", height=size), theme)
-    return out | {"title": _title(label, snapshot["epoch"], colour, theme)}
+    return spec(alt.layer(dots, true, curve).properties(width="container", height=size), theme)
 
 
 def class_balance(counts: Rows) -> alt.Chart:

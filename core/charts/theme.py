@@ -76,6 +76,11 @@ def filled(chart, theme: Theme = SCREEN, **datasets: list) -> dict:
     """The Vega-Lite dict of a chart built on named datasets, with their rows put in place
     afterwards: Altair neither validates nor walks thousands of points, which was most of
     the time a live page took to draw."""
+    return put(spec(chart, theme), **datasets)
+
+
+def put(out: dict, **datasets: list) -> dict:
+    """A Vega-Lite dict with the rows of its named datasets put in place (in place)."""
 
     def fill(node) -> None:
         if isinstance(node, dict):
@@ -88,7 +93,6 @@ def filled(chart, theme: Theme = SCREEN, **datasets: list) -> dict:
             for value in node:
                 fill(value)
 
-    out = spec(chart, theme)
     fill(out)
     return out
 
