@@ -134,6 +134,18 @@ async def measure(url: str, sessions: int, requests: int, timeout: float, train:
     return {"results": results, "seconds": time.perf_counter() - start, "training": training}
 
 
+def server_memory() -> float:
+    """Resident megabytes of the Streamlit server (this process's `streamlit run` child, its
+    Dask workers not included): Streamlit's collection after every script run is off
+    (.streamlit/config.toml), and this shows what the server holds without it."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        if "streamlit" in " ".join(child.cmdline()):
+            return child.memory_info().rss / 2**20
+    return float("nan")
+
+
 def main() -> int:
     from bench._harness import header, serve_app
 
@@ -174,6 +186,7 @@ def main() -> int:
             idle = asyncio.run(measure(url, args.sessions, args.requests, args.timeout, False))
             busy = asyncio.run(measure(url, args.sessions, args.requests, args.timeout, True))
             runs_after = len(list(Path(cache, "runs").glob("*/run.json")))
+            memory = server_memory()
     summary = {name: summarise(out) for name, out in (("idle", idle), ("training", busy))}
     for name, row in summary.items():
         print(
@@ -188,7 +201,8 @@ def main() -> int:
         "\nwhile training / idle: "
         + ", ".join(f"{q} {ratio:.2f}x" for q, ratio in ratios.items())
         + f"; training {'started' if busy['training']['started'] else 'NOT started'}; runs in"
-        f" the cache when the load ended: {runs_after}"
+        f" the cache when the load ended: {runs_after}; the server's memory then: "
+        f"{memory:.0f} MB"
     )
     print(json.dumps({"idle": summary["idle"], "training": summary["training"], "ratios": ratios}))
     failed = summary["idle"]["failed"] + summary["training"]["failed"]
