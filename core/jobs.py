@@ -59,6 +59,7 @@ from core.worker import (
     embedded_worker_setup,
     prepare_task,
     train_task,
+    warm_asked,
     warm_up,
 )
 
@@ -257,6 +258,28 @@ class JobEngine:
             ids = self._ids_of(keys)
         self._release()
         return ids
+
+    def warm(self, specs: Sequence[ExperimentSpec]) -> str | None:
+        """A page shows runs nobody has trained: ask the training workers to trace the loop
+        Run would train them in while they idle (core.worker.warm_asked), so that Run, if it
+        comes, trains at once. Off the page's path: it never starts a cluster and never
+        waits for one. Returns the ask's id, which the WARMED_TOPIC event names."""
+        if not specs or not self.started or self._closed:
+            return None
+        ask = f"ask-{uuid.uuid4().hex[:12]}"
+        dicts = [s.to_dict() for s in specs]
+        threading.Thread(target=self._ask_to_warm, args=(dicts, ask), name="warm-ask",
+                         daemon=True).start()  # fmt: skip
+        return ask
+
+    def _ask_to_warm(self, spec_dicts: list[dict], ask: str) -> None:
+        try:
+            workers = self.client.scheduler_info()["workers"]
+            trainers = [a for a, w in workers.items() if TRAINING in (w.get("resources") or {})]
+            self.client.run(warm_asked, spec_dicts, ask, workers=trainers or list(workers),
+                            on_error="ignore")  # fmt: skip
+        except Exception as exc:  # a guess: the scheduler may be gone, Run will say so
+            log.info("asking the workers to warm a loop failed: %s", exc)
 
     def _release(self) -> None:
         """Release what the queue allows; before the first connection, on a thread of its

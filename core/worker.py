@@ -23,7 +23,7 @@ from core.cache import CACHE_ENV, RunStore
 from core.spec import ExperimentSpec
 
 TRAININGS_TOPIC = "trainings"  # one event per run actually trained, for operators and tests
-WARMED_TOPIC = "warmed"  # a training task's next comparisons are warm on its worker
+WARMED_TOPIC = "warmed"  # a task's next comparisons, or a page's ask, are warm on a worker
 META = "overfitting-lab"  # this project's corner of the scheduler's metadata store
 CANCELLED = "cancelled"  # what a stopped training task returns: it ends normally, nothing cached
 PUBLISH_SECONDS = 0.3
@@ -32,6 +32,7 @@ STOP_CHECK_SECONDS = 0.5  # the stop flag costs a scheduler round trip: at most 
 SUMMARY_WIDTH = 100
 WORKER_NICENESS = 10
 PACE_SECONDS = 60.0  # the pace of a training: taken over at most about the last minute
+ASKED_MAX = 8  # expected comparisons queued at most: clicking around grows nothing
 GLIDE_SECONDS = 2.0  # the figure moves to a new estimate over about this long: no jitter
 
 
@@ -301,12 +302,34 @@ def warm_soon(what: Iterable[list[ExperimentSpec]], expected: bool = False,
     if not config.current().pretrace:
         return
     with _warming_ready:
-        queued = _Queued(iter(what), then, expected)
-        (_warming.appendleft if expected else _warming.append)(queued)
+        _enqueue(_warming, _Queued(iter(what), then, expected))
         if _warmer is None:
             _warmer = threading.Thread(target=_warm_forever, name="pretrace", daemon=True)
             _warmer.start()
         _warming_ready.notify()
+
+
+def _enqueue(queue: deque[_Queued], queued: _Queued) -> None:
+    """Expected comparisons go first, the latest first (what a page shows now); past
+    ASKED_MAX of them the oldest is dropped, so that a student clicking through structures
+    neither grows the queue nor keeps the class's next move waiting. Guesses go last."""
+    if not queued.expected:
+        queue.append(queued)
+        return
+    queue.appendleft(queued)
+    expected = [q for q in queue if q.expected]
+    if len(expected) > ASKED_MAX:
+        queue.remove(expected[-1])
+
+
+def warm_asked(spec_dicts: list[dict], ask: str, dask_worker=None) -> None:
+    """Run on a training worker outside the task queue (JobEngine.warm): a page shows runs
+    nobody has trained, so warm the loop Run would train them in, and log WARMED_TOPIC
+    {"task": ask} once it is warm. Returns at once."""
+    specs = [ExperimentSpec.from_dict(d) for d in spec_dicts]
+    log = dask_worker.log_event if dask_worker is not None else None
+    warm_soon([specs], expected=True,
+              then=(lambda: log(WARMED_TOPIC, {"task": ask})) if log else None)  # fmt: skip
 
 
 def _warm_forever() -> None:

@@ -276,6 +276,51 @@ def test_a_worker_warms_the_network_sizes_next_to_what_it_trained(cache_dir, mon
         engine.close()
 
 
+def test_a_comparison_shown_before_run_is_warm_when_run_comes(cache_dir, monkeypatch):
+    """A page shows runs nobody trained (here: hand-typed widths, a structure no default
+    has) and asks the workers to warm their loop while the teacher reads; Run then trains
+    without tracing. The worker says when the loop is warm (an event), so nothing here
+    waits on a clock. An engine that has not started asks nothing: showing a page never
+    starts a cluster."""
+    from core.comparison import Comparison
+    from core.worker import WARMED_TOPIC
+
+    monkeypatch.setenv("OVERFITTING_LAB_PRETRACE", "on")  # as a server runs
+    first = Comparison(dataset="iris", variants=("baseline",), epochs=2)
+    shown = Comparison(dataset="iris", variants=("baseline", "dropout"), widths="24,12",
+                       epochs=2)  # fmt: skip
+    specs = [spec for _, spec in shown.labelled_specs()]
+    engine = JobEngine(lease=600)
+    try:
+        assert engine.warm(specs) is None and not engine.started
+        started = [spec for _, spec in first.labelled_specs()]
+        engine.submit(started, keys(started), None, "teacher")  # the class's first Run
+        until(lambda: engine.status(keys(started)).state == "finished")
+        ask = engine.warm(specs)
+        until(lambda: ask in [e["task"] for _, e in engine.client.get_events(WARMED_TOPIC)])
+        engine.submit(specs, keys(specs), None, "teacher")
+        until(lambda: engine.status(keys(specs)).state == "finished")
+        store = RunStore()
+        assert [store.load(k).meta["traced"] for k in keys(specs)] == [False, False]
+        assert store.load(keys(started)[0]).meta["traced"]
+    finally:
+        engine.close()
+
+
+def test_pages_asking_to_warm_never_grow_the_queue_and_the_latest_goes_first():
+    from collections import deque
+
+    from core.worker import ASKED_MAX, _enqueue, _Queued
+
+    queue: deque = deque()
+    _enqueue(queue, _Queued(iter([]), None, expected=False))  # a default: only a guess
+    asked = [_Queued(iter([]), None, expected=True) for _ in range(ASKED_MAX + 5)]
+    for queued in asked:
+        _enqueue(queue, queued)
+    assert list(queue) == [*asked[::-1][:ASKED_MAX], queue[-1]]
+    assert not queue[-1].expected
+
+
 def test_run_answers_at_once_and_a_scheduler_that_never_answers_fails_the_runs_saying_so():
     """Run returns before the cluster is reached (an embedded one takes seconds to start):
     the page shows its runs starting, with Cancel, at once. Here the scheduler never

@@ -22,6 +22,7 @@ from ui.engine import engine, requester
 from ui.render import Curve
 
 S = st.session_state
+WARM_ASKED_KEPT = 32  # the sets of runs a session has asked a worker to warm, latest kept
 
 
 @dataclass
@@ -141,6 +142,7 @@ def header(view: View) -> None:
     if run:
         slots.pop(0).button(f"Run ({runs(todo)} to train)", type="primary", key="run",
                             on_click=_submit, args=(view,), width="stretch")  # fmt: skip
+        _warm(todo)
     if waiting:
         # No tooltip: after a click it stayed over the progress line while the mouse
         # rested there; what Cancel did is said right under it (ui.live).
@@ -188,6 +190,17 @@ def _examples(view: View) -> list[int]:
 def _failures(view: View) -> str | None:
     error = view.status.error
     return f"Training failed: {error}" if error else None
+
+
+def _warm(todo: list[Entry]) -> None:
+    """While the teacher reads the page, the worker traces the loop Run would train these
+    runs in (a structure nobody trained: a variant ticked, widths typed): asked once per
+    session and set of runs."""
+    keys = frozenset(e.key for e in todo)
+    asked = S.setdefault("warm_asked", [])
+    if keys not in asked and engine().warm(list({e.key: e.spec for e in todo}.values())):
+        asked.append(keys)
+        del asked[:-WARM_ASKED_KEPT]
 
 
 def _submit(view: View) -> None:
