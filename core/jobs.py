@@ -58,6 +58,7 @@ from core.worker import (
     describe_task,
     embedded_worker_setup,
     prepare_task,
+    stop_heartbeat,
     train_task,
     warm_asked,
     warm_up,
@@ -621,6 +622,11 @@ class JobEngine:
             client, cluster = self._client, self._cluster
             self._client = self._cluster = None
         self._wake.set()  # the engine's thread ends
+        if client is not None and cluster is not None:
+            # Dask closes the embedded scheduler while its workers still run their periodic
+            # heartbeat: one in flight then logs a traceback (seen on a loaded machine).
+            with contextlib.suppress(Exception):
+                client.run(stop_heartbeat, on_error="ignore")
         if client is not None:
             client.close()
         if cluster is not None:

@@ -332,6 +332,12 @@ def warm_asked(spec_dicts: list[dict], ask: str, dask_worker=None) -> None:
               then=(lambda: log(WARMED_TOPIC, {"task": ask})) if log else None)  # fmt: skip
 
 
+def stop_heartbeat(dask_worker) -> None:
+    """The server closes its embedded cluster: this worker stops telling the scheduler it
+    is alive (core.jobs.JobEngine.close)."""
+    dask_worker.periodic_callbacks["heartbeat"].stop()
+
+
 def _warm_forever() -> None:
     from core import datasets
     from core.training import pretrace
