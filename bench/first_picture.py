@@ -9,7 +9,10 @@ against the same page drawn from the cache, side by side:
   loop already traced (core.training.pool_room), so it trains at once too;
 - a step of the Network size slider (small or large after medium, with another L2): other
   layer shapes, whose loops the worker traced while it idled after the comparison before;
-- a new structure nobody warmed (layer widths typed by hand): its loop is traced first.
+- a new structure nobody warmed (layer widths typed by hand), Run pressed as soon as the
+  page shows it: its loop is traced first;
+- another such structure, Run pressed READING seconds after the page shows it, as a
+  teacher does: the page asks the worker to warm its loop meanwhile.
 
 Setup, not timed: `streamlit run` on a temporary cache, the default moons comparison
 trained once, and a wait until the server is idle (its worker has started, imported
@@ -36,8 +39,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TARGETS = {"first boundaries": 3.0, "first epoch, new strength": 2.0,
-           "first epoch, a size step": 3.0, "first epoch, new structure": 3.0}  # fmt: skip
-WIDTHS = ("48,48", "96,96", "160,160", "64,64,64", "200")  # never a preset's shapes
+           "first epoch, a size step": 3.0, "first epoch, new structure": 3.0,
+           "first epoch, new structure read first": 3.0}  # fmt: skip
+# Never a preset's shapes; the first five Run at once, the others after READING seconds.
+WIDTHS = ("48,48", "96,96", "160,160", "64,64,64", "200",
+          "40,40", "80,80", "120,120", "56,56,56", "240")  # fmt: skip
+READING = 2.0  # seconds between a page showing a new structure and Run
 L2_STEPS = ("3e-4", "3e-3", "1e-2", "3e-2", "1e-4")  # never the default (1e-3)
 # The pictures themselves, not their heading: seven Vega views drawn on the page.
 SEVEN_PICTURES = "document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= 7"
@@ -47,12 +54,16 @@ TRAINING = ("document.body.innerText.includes('% of epochs') && "
 RUN = re.compile(r"^Run \(\d+ to train\)$")
 
 
-def timed_run(page, link: str) -> tuple[float, float, float]:
-    """Open a link, press Run: seconds to the first boundaries, to the first trained epoch,
-    and to the whole comparison cached."""
+def timed_run(page, link: str, reading: float = 0.0) -> tuple[float, float, float]:
+    """Open a link, press Run (`reading` seconds after the page shows its Run button):
+    seconds to the first boundaries, to the first trained epoch, and to the whole
+    comparison cached."""
     page.goto(link)
     try:
-        page.get_by_role("button", name=RUN).click()
+        run = page.get_by_role("button", name=RUN)
+        run.wait_for(timeout=60_000)
+        page.wait_for_timeout(reading * 1000)
+        run.click()
     except Exception:  # say what the page showed instead of a Run button
         shot = Path(tempfile.gettempdir()) / "first_picture_no_run.png"
         page.screenshot(path=str(shot))
@@ -139,19 +150,23 @@ def main() -> int:
                 _, step, _ = timed_run(page, f"{url}/?ds=moons&cap={steps[r % 2]}&l2="
                                              f"{L2_STEPS[(r + 2) % 5]}")  # fmt: skip
                 wait_until_idle()
-                link = f"{url}/?ds=moons&w={WIDTHS[r % len(WIDTHS)]}"
+                link = f"{url}/?ds=moons&w={WIDTHS[5 + r % 5]}"
+                _, read, _ = timed_run(page, link, READING)
+                wait_until_idle()
+                link = f"{url}/?ds=moons&w={WIDTHS[r % 5]}"
                 first, structure, _ = timed_run(page, link)
                 page.goto(link)
                 tick = time.perf_counter()
                 page.get_by_text("What each network computes").first.wait_for(timeout=60_000)
                 page.wait_for_function(SEVEN_PICTURES, timeout=60_000)
                 cached = time.perf_counter() - tick
-                for name, value in zip(seen, (first, strength, step, structure, points, cached),
-                                       strict=True):  # fmt: skip
+                for name, value in zip(seen, (first, strength, step, structure, read, points,
+                                              cached), strict=True):  # fmt: skip
                     seen[name].append(value)
                 print(f"  repeat {r + 1}: first boundaries {first:.2f} s; first epoch: new "
                       f"strength {strength:.2f} s, new points {points:.2f} s, a size step "
-                      f"{step:.2f} s, new structure {structure:.2f} s; cached page "
+                      f"{step:.2f} s, new structure {structure:.2f} s ({read:.2f} s when "
+                      f"Run came {READING:g} s after it showed); cached page "
                       f"{cached:.2f} s")  # fmt: skip
             browser.close()
     print()
