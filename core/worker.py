@@ -322,14 +322,13 @@ def _enqueue(queue: deque[_Queued], queued: _Queued) -> None:
         queue.remove(expected[-1])
 
 
-def warm_asked(spec_dicts: list[dict], ask: str, dask_worker=None) -> None:
+def warm_asked(spec_dicts: list[dict], ask: str, dask_worker) -> None:
     """Run on a training worker outside the task queue (JobEngine.warm): a page shows runs
     nobody has trained, so warm the loop Run would train them in, and log WARMED_TOPIC
     {"task": ask} once it is warm. Returns at once."""
     specs = [ExperimentSpec.from_dict(d) for d in spec_dicts]
-    log = dask_worker.log_event if dask_worker is not None else None
     warm_soon([specs], expected=True,
-              then=(lambda: log(WARMED_TOPIC, {"task": ask})) if log else None)  # fmt: skip
+              then=lambda: dask_worker.log_event(WARMED_TOPIC, {"task": ask}))  # fmt: skip
 
 
 def stop_heartbeat(dask_worker) -> None:
