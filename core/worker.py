@@ -189,8 +189,7 @@ def train_task(spec_dicts: list[dict], cache: str, task: str,
         store = RunStore(cache)
         missing = [[s for s in map(ExperimentSpec.from_dict, specs) if not store.has(run_key(s))]
                    for specs in warm]  # fmt: skip
-        warm_soon(missing, expected=True,
-                  then=lambda: worker.log_event(WARMED_TOPIC, {"task": task}))  # fmt: skip
+        _warm_expected(missing, worker, task)
     for result in results:
         if not result.cached:
             worker.log_event(
@@ -326,9 +325,14 @@ def warm_asked(spec_dicts: list[dict], ask: str, dask_worker) -> None:
     """Run on a training worker outside the task queue (JobEngine.warm): a page shows runs
     nobody has trained, so warm the loop Run would train them in, and log WARMED_TOPIC
     {"task": ask} once it is warm. Returns at once."""
-    specs = [ExperimentSpec.from_dict(d) for d in spec_dicts]
-    warm_soon([specs], expected=True,
-              then=lambda: dask_worker.log_event(WARMED_TOPIC, {"task": ask}))  # fmt: skip
+    _warm_expected([[ExperimentSpec.from_dict(d) for d in spec_dicts]], dask_worker, ask)
+
+
+def _warm_expected(comparisons: list[list[ExperimentSpec]], worker, name: str) -> None:
+    """Warm what a page expects next; the scheduler's WARMED_TOPIC event names the task or
+    ask once it is warm (operators read it, tests wait on it)."""
+    warm_soon(comparisons, expected=True,
+              then=lambda: worker.log_event(WARMED_TOPIC, {"task": name}))  # fmt: skip
 
 
 def stop_heartbeat(dask_worker) -> None:
