@@ -4,12 +4,13 @@ fraction of this machine's dense float32 matmul peak, both measured in this run.
 - peak: a 2048x2048 float32 matmul through TensorFlow with its default threading, in a
   fresh process; the best of several timed rounds after a warm-up;
 - each preset: a two-variant comparison (baseline and Dropout: the smallest comparison the
-  app runs; one stack of two branches), steady-state epochs after the first (tracing) call,
-  in a fresh process; one variant alone is shown for reference. FLOPs are counted from the
-  layers: 2 x multiply-adds of every Dense and Conv2D forward, x3 for a training step
-  (forward, input gradient, weight gradient). "training steps" is the epoch minus the
-  inference-mode passes over the training subset, validation and test sets that every
-  epoch records (timed on their own); "whole epoch" counts those passes' FLOPs too.
+  app runs; one stack of two branches, or a stack each on a CPU of two cores or more),
+  steady-state epochs after the first (tracing) call, in a fresh process; one variant
+  alone is shown for reference. FLOPs are counted from the layers: 2 x multiply-adds of
+  every Dense and Conv2D forward, x3 for a training step (forward, input gradient, weight
+  gradient). "training steps" is the epoch minus the inference-mode passes over the
+  training subset, validation and test sets that every epoch records (timed on their
+  own); "whole epoch" counts those passes' FLOPs too.
   Elementwise layers (BatchNorm, activations, pooling) are not counted, so the figures are
   lower bounds.
 

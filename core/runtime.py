@@ -40,6 +40,14 @@ def has_gpu() -> bool:
     return bool(tf_runtime().config.list_physical_devices("GPU"))
 
 
+def parallel_stacks() -> int:
+    """Into how many stacks a loop cuts branches of one shape (core.training): one on a GPU,
+    else one per core this process may run on (each runs its ops on one core)."""
+    if has_gpu():
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def device_name() -> str:
     """Where training runs, as TensorFlow sees it (whatever nvidia-smi may say)."""
     tf = tf_runtime()

@@ -129,10 +129,13 @@ def test_same_spec_and_seed_give_the_same_history_on_the_cpu():
     assert not np.array_equal(curves(other_seed), curves(first[0]))
 
 
-def test_each_fused_branch_matches_the_variant_trained_alone():
+@pytest.mark.parametrize("parts", [1, 3])
+def test_each_fused_branch_matches_the_variant_trained_alone(monkeypatch, parts):
     """Every knob that lives inside a branch: the named variants, L1, a seed, label noise,
     a smaller training set (a learning curve's ragged branches), fewer epochs (a prefix of
-    a longer branch) and early stopping's patience."""
+    a longer branch) and early stopping's patience; in one stack (a GPU) and cut into a
+    stack per core (a CPU with 3 cores), whatever this machine has."""
+    monkeypatch.setattr(training, "parallel_stacks", lambda: parts)
     base = replace(IRIS, epochs=6)
     specs = [make_variant(base, v) for v in VARIANTS] + [
         replace(base, seed=9),
@@ -149,12 +152,13 @@ def test_each_fused_branch_matches_the_variant_trained_alone():
     assert [r.meta["fused_with"] for r in fused] == [branches] * (len(VARIANTS)) + [1] + [
         branches
     ] * 5
-    # All but "small" are one stack (BatchNorm, Dropout, noise and penalties as per-branch
-    # switches), each branch with its own batches since their training sets differ.
+    # All but "small" are one shape (BatchNorm, Dropout, noise and penalties as per-branch
+    # switches): one stack, or one per core in even parts. Each branch takes its own
+    # batches in a stack that holds different training sets.
     group = [s for s in specs if s.seed == base.seed]
     layout, members = training._Layout.of(training._Plan.of(group, False).branches, data, None)
-    assert sorted(len(m) for m in members) == [1, branches - 1]
-    assert [d.own_windows for d in layout.stacks if d.branches > 1] == [True]
+    assert sorted(len(m) for m in members) == ([1, 10] if parts == 1 else [1, 3, 3, 4])
+    assert any(d.own_windows for d in layout.stacks if d.branches > 1)
     for spec, together in zip(specs, fused, strict=True):
         (alone,) = train([spec], data)
         assert alone.meta["fused_with"] == 1 and len(together.history) == spec.epochs
@@ -167,9 +171,10 @@ def test_each_fused_branch_matches_the_variant_trained_alone():
         assert np.abs(counts - alone.histogram["counts"]).sum() <= 2
 
 
-def test_tapered_dropout_and_other_widths_train_stacked_as_alone():
+def test_tapered_dropout_and_other_widths_train_stacked_as_alone(monkeypatch):
     """Each Dropout's rate comes from the branch's own layer list (a taper gives each depth
     its own), and other widths are other shapes: a stack of their own in the same loop."""
+    monkeypatch.setattr(training, "parallel_stacks", lambda: 1)  # one stack per shape
     base = replace(IRIS, epochs=4, widths="16,8,8")
     specs = [
         base,
