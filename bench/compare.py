@@ -113,6 +113,78 @@ def side(which: str, case: str, spe: int, xla: bool) -> dict:
                   "warmup": warmed - loaded, "timed": done - warmed}  # fmt: skip
 
 
+def matmuls_alone(case: str) -> dict:
+    """The comparison's matrix products and nothing else, on TensorFlow's own kernels, in the
+    app's threading: every epoch, each stack's forward, weight-gradient and input-gradient
+    products of every training step (at the loop's batch shapes), and the forward products
+    of the examples measured each epoch (in the loop's chunks). No loss, activation,
+    optimizer or data movement: a floor for any implementation built on these kernels, on
+    this machine. Dense layers only: the cases it is printed for are MLPs."""
+    import keras
+    import numpy as np
+
+    from core import datasets
+    from core.models import build_model
+    from core.runtime import tf_runtime
+    from core.stacked import stack_key
+    from core.training import EVAL_BATCH, EVAL_TRAIN_MAX
+
+    tf = tf_runtime()
+    specs = [spec for _, spec in labelled(case, "ours")]
+    data = datasets.for_spec(specs[0])
+    stacks: dict[tuple, list] = {}
+    for spec in specs:
+        stacks.setdefault(stack_key(spec, data.info), []).append(spec)
+    n = max(data.train_count(s.train_size) for s in specs)
+    batch, steps = min(specs[0].batch_size, n), -(-n // min(specs[0].batch_size, n))
+    measured = min(n, EVAL_TRAIN_MAX) + len(data.y_val) + len(data.y_test)
+    chunks = -(-measured // EVAL_BATCH)
+    chunk = -(-measured // chunks)
+    rng = np.random.default_rng(0)
+
+    def variable(*shape):
+        return tf.Variable(rng.normal(0, 0.1, shape).astype(np.float32))
+
+    products = []  # per Dense layer of each stack: its kernel, a batch in, a gradient out
+    for members in stacks.values():
+        dense = [layer for layer in build_model(members[0], data.info).layers
+                 if isinstance(layer, keras.layers.Dense)]  # fmt: skip
+        for k, layer in enumerate(dense):
+            (fan_in, fan_out), b = layer.kernel.shape, len(members)
+            products.append((k == 0, variable(b, fan_in, fan_out), variable(b, batch, fan_in),
+                             variable(b, batch, fan_out), variable(b, chunk, fan_in)))  # fmt: skip
+        keras.backend.clear_session()
+
+    @tf.function(autograph=False)
+    def epoch():
+        out = []
+        for first, w, h, g, x in products:
+            # Loop variables keep every product alive; the inputs are read afresh each step.
+            def step(i, *_, first=first, w=w, h=h, g=g):
+                input_grad = tf.zeros([]) if first else tf.matmul(g, w, transpose_b=True)
+                return (i + 1, tf.matmul(h, w), tf.matmul(h, g, transpose_a=True),
+                        input_grad)  # fmt: skip
+
+            shapes = [tf.zeros([]), tf.zeros([]), tf.zeros([])]
+            invariants = (tf.TensorShape([]),) + (tf.TensorShape(None),) * 3
+            out += tf.while_loop(lambda i, *_: i < steps, step, (0, *shapes),
+                                 shape_invariants=invariants)[1:]  # fmt: skip
+            out += tf.while_loop(
+                lambda i, _: i < chunks,
+                lambda i, _, w=w, x=x: (i + 1, tf.matmul(x, w)),
+                (0, tf.zeros([])),
+                shape_invariants=(tf.TensorShape([]), tf.TensorShape(None)),
+            )[1:]
+        return [tf.reduce_sum(t[..., :1]) for t in out]
+
+    epoch()  # traced and run once: not timed
+    start = time.perf_counter()
+    for _ in range(max(s.epochs for s in specs)):
+        done = epoch()
+    float(done[0])
+    return {"timed": time.perf_counter() - start}
+
+
 def naive_fit(spec, data, probe, xla: bool) -> None:
     """One model.fit, as the tutorial writes it, with the test score at the end."""
     import keras
@@ -201,6 +273,9 @@ def main() -> int:
     parser.add_argument("--no-xla", action="store_true", help="XLA off on every side")
     parser.add_argument("--spe", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.side == "matmuls":
+        print(json.dumps(matmuls_alone(args.case)))
+        return 0
     if args.side:
         print(json.dumps(side(args.side, args.case, args.spe, not args.no_xla)))
         return 0
@@ -210,6 +285,7 @@ def main() -> int:
     failures = 0
     for case in args.cases.split(","):
         sides = ["naive", "ours", "one"] + ([] if case == "learning-curve" else ["keras"])
+        sides += ["matmuls"] if case in TARGETS else []
         times: dict[str, list[dict]] = {which: [] for which in sides}
         xla = ["--no-xla"] if args.no_xla else []
         for order in alternate(sides, args.repeats):
@@ -234,6 +310,8 @@ def report(case: str, times: dict[str, list[dict]], repeats: int) -> int:
     labels = {"naive": "naive: fit per run", "keras": "fused Keras, one fit",
               "ours": "ours", "one": "ours: first run alone"}  # fmt: skip
     for which, runs in times.items():
+        if which == "matmuls":
+            continue
         extra = f", steps_per_execution {runs[0]['spe']}" if which == "keras" else ""
         print(f"  {labels[which]:24s} timed {median([r['timed'] for r in runs]):7.2f} s   "
               f"(warm-up {median([r['warmup'] for r in runs]):.2f} s, imports "
@@ -248,6 +326,14 @@ def report(case: str, times: dict[str, list[dict]], repeats: int) -> int:
         return median([a["timed"] / b["timed"]
                        for a, b in zip(times[top], times[bottom], strict=True)])  # fmt: skip
 
+    if "matmuls" in times:
+        floor = median([r["timed"] for r in times["matmuls"]])
+        best = ", ".join(f"{top} / floor {ratio(top, 'matmuls'):.1f}x"
+                         for top in ("naive", "keras") if top in times)  # fmt: skip
+        print(
+            f"  {'its matmuls alone':24s} timed {floor:7.2f} s   (the ceiling for any "
+            f"implementation on TensorFlow's kernels here: {best})"
+        )
     missed = 0
     shown = [("naive", "ours"), ("keras", "ours"), ("ours", "one")]
     for top, bottom in shown:
