@@ -77,6 +77,7 @@ EVAL_TRAIN_MAX = 10_000  # inference-mode training metrics use at most this many
 EVAL_BATCH = 1024
 CHUNK_SECONDS = 0.5  # report progress about this often
 STOP_POLL_SECONDS = 0.2  # how often a thread asks should_stop() during a compiled call
+SPLIT_WORK = 20_000_000  # multiply-adds of a step (about 1 ms of a core) that a stack is cut at
 ROOM_MAX = 16_384  # training pools up to this size may get room to grow (pool_room)
 ROOM_WASTE = 0.05  # ...where measuring the room costs at most this much more
 MAX_LOOPS = 24  # warm loops a process keeps, ~65 MB each: the offline defaults, then requests
@@ -367,8 +368,10 @@ class _Layout:
         by_key: dict[tuple, list[int]] = {}
         for i, spec in enumerate(branches):
             by_key.setdefault(stack_key(spec, info), []).append(i)
+        parts = [part for group in by_key.values()
+                 for part in _cut(group, _parts([branches[i] for i in group], info))]  # fmt: skip
         stacks = []
-        for members in _spread(by_key.values(), parallel_stacks()):
+        for members in parts:
             sizes = {data.train_count(branches[i].train_size) for i in members}
             stacks.append((Design.of([branches[i] for i in members], info, len(sizes) > 1),
                            members))  # fmt: skip
@@ -392,17 +395,21 @@ class _Layout:
         return layout, [members for _, members in stacks]
 
 
-def _spread(groups, parts: int) -> list[list[int]]:
-    """Each group of branches that could stack, cut into up to `parts` stacks of nearly
-    equal size, in order. Stacks are independent, so TensorFlow runs them side by side: on
-    a CPU each op is single-threaded (core.runtime) and one stack's batched matmul would
-    keep one core busy while the others wait (digits' comparison: 30-40% faster an epoch on
-    2 cores, cut in two). On a GPU `parts` is 1: one batched op fills it best."""
-    out = []
-    for members in groups:
-        k = min(parts, len(members))
-        out += [members[i * len(members) // k : (i + 1) * len(members) // k] for i in range(k)]
-    return out
+def _parts(specs: Sequence[ExperimentSpec], info) -> int:
+    """Into how many stacks branches of one shape are cut, run side by side: on a CPU each
+    op is single-threaded (core.runtime), so one stack's batched matmul keeps one core busy
+    while the others wait (digits' comparison: an epoch 20-40% shorter on 2 cores, cut in
+    two). Only where a step is heavy enough to pay for tracing another stack (moons' small
+    network: 0.9 s more before the first epoch, nothing saved per epoch). On a GPU, one
+    batched op fills it best."""
+    work = 3 * specs[0].batch_size * sum(parameter_count(s, info) for s in specs)
+    return parallel_stacks() if work >= SPLIT_WORK else 1
+
+
+def _cut(members: list[int], parts: int) -> list[list[int]]:
+    """Members in up to `parts` runs of nearly equal length, in order."""
+    k = min(parts, len(members))
+    return [members[i * len(members) // k : (i + 1) * len(members) // k] for i in range(k)]
 
 
 def pool_room(n: int, held_out: int) -> int:

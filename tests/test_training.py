@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from core import datasets, metrics, training
-from core.spec import VARIANTS, ExperimentSpec, make_variant, sweep_specs
+from core.spec import (
+    DEFAULT_VARIANTS,
+    VARIANTS,
+    ExperimentSpec,
+    make_variant,
+    sweep_specs,
+    variant_specs,
+)
 from core.training import Cancelled, epoch_orders, train
 from tests.support import keras_reference
 
@@ -136,6 +143,7 @@ def test_each_fused_branch_matches_the_variant_trained_alone(monkeypatch, parts)
     a longer branch) and early stopping's patience; in one stack (a GPU) and cut into a
     stack per core (a CPU with 3 cores), whatever this machine has."""
     monkeypatch.setattr(training, "parallel_stacks", lambda: parts)
+    monkeypatch.setattr(training, "SPLIT_WORK", 0)  # cut even this small network's steps
     base = replace(IRIS, epochs=6)
     specs = [make_variant(base, v) for v in VARIANTS] + [
         replace(base, seed=9),
@@ -169,6 +177,21 @@ def test_each_fused_branch_matches_the_variant_trained_alone(monkeypatch, parts)
         edges, counts = (np.array(together.histogram[k]) for k in ("edges", "counts"))
         np.testing.assert_allclose(edges, alone.histogram["edges"], rtol=1e-4, atol=1e-5)
         assert np.abs(counts - alone.histogram["counts"]).sum() <= 2
+
+
+def test_only_heavy_steps_are_cut_into_a_stack_per_core(monkeypatch):
+    """On a CPU each core runs a stack of its own: worth tracing another stack where a step
+    is heavy (digits' 512-wide network), not for moons' small one."""
+    monkeypatch.setattr(training, "parallel_stacks", lambda: 4)
+
+    def stack_sizes(name: str) -> list[int]:
+        specs = [s for _, s in variant_specs(datasets.base_spec(name), DEFAULT_VARIANTS)]
+        data = datasets.for_spec(specs[0])
+        _, members = training._Layout.of(training._Plan.of(specs, False).branches, data, None)
+        return sorted(len(m) for m in members)
+
+    assert stack_sizes("moons") == [1, 6]  # "less capacity" alone, the six others as one
+    assert stack_sizes("digits") == [1, 1, 1, 2, 2]
 
 
 def test_tapered_dropout_and_other_widths_train_stacked_as_alone(monkeypatch):
