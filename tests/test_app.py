@@ -147,6 +147,13 @@ def test_the_status_line_counts_in_words_and_spans_what_varies(app):
                     "· 0 of 3 runs cached")  # fmt: skip
 
 
+def test_the_status_line_names_widths_typed_in_the_link(app):
+    at = app({"ds": "moons", "w": "40,40"})
+    assert not at.exception
+    line = next(c.value for c in at.caption if "training points" in c.value)
+    assert "· batch 16 · hidden layers 40, 40 wide · 80 training points ·" in line
+
+
 def test_two_variants_that_are_one_network_count_as_one_run(app):
     """At the smallest size the "less capacity" variant is the baseline: one run, trained
     and cached once, so Run, the status line and the engine's progress all say 6 of 7."""

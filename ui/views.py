@@ -159,14 +159,17 @@ def header(view: View) -> None:
 
 def status_line(view: View) -> str:
     """What is compared, in numbers: "3 variants × 1 seed · 60 epochs · batch 32 · 50 to
-    1,149 training digits · 3 of 3 runs cached"."""
+    1,149 training digits · 3 of 3 runs cached", with the hidden layers' widths where the
+    link types them."""
     first = view.entries[0].spec
     cached = runs([e for e in view.entries if e.run is not None])
     kind = "value" if view.comparison.is_sweep() else "variant"
+    widths = view.comparison.base_spec().widths  # typed in the link: no size names them
     return " · ".join([
         f"{count(len(view.labels), kind)} × {count(view.comparison.seeds, 'seed')}",
         f"{span([e.spec.epochs for e in view.entries])} epochs",
         f"batch {first.batch_size}",
+        *([f"hidden layers {widths.replace(',', ', ')} wide"] if widths else []),
         f"{span(_examples(view))} training {view.info.noun}",
         f"{cached} of {count(runs(view.entries), 'run')} cached",
     ])  # fmt: skip
