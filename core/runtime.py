@@ -27,7 +27,8 @@ def tf_runtime():
             if not gpus:
                 # Branches are independent: on a CPU, running them side by side with
                 # single-threaded ops beat splitting each small op across cores (7 variants
-                # on a 2-core machine: 98 ms/epoch against 179 ms with TF's defaults).
+                # on a 2-core machine: 98 ms/epoch against 179 ms with TF's defaults); so
+                # a loop cuts heavy stacks into one per core (parallel_stacks).
                 tf.config.threading.set_intra_op_parallelism_threads(1)
                 tf.config.threading.set_inter_op_parallelism_threads(os.cpu_count() or 2)
         except RuntimeError:  # the runtime was started by someone else: keep its settings
