@@ -249,9 +249,12 @@ def summary_table(entries: Sequence[tuple[str, Run, bool]]) -> list[dict[str, An
     return table
 
 
-# Columns where lower is better, and where higher is better: the best gets bold.
-LOWER_IS_BETTER = ("final val loss", "best val loss", "test loss", "gap", "restored test loss")
+# Columns where lower is better, higher is better, and nearer zero is better (a gap below
+# zero, validation under training loss on noisy training labels, is no better than none):
+# the best gets bold.
+LOWER_IS_BETTER = ("final val loss", "best val loss", "test loss", "restored test loss")
 HIGHER_IS_BETTER = ("final val acc", "best val acc", "test acc", "restored test acc")
+NEAREST_ZERO = ("gap",)
 
 
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -260,10 +263,11 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
         return ""
     columns = list(dict.fromkeys(c for row in rows for c in row))
     best = {}
-    for column in (*LOWER_IS_BETTER, *HIGHER_IS_BETTER):
+    for column in (*LOWER_IS_BETTER, *HIGHER_IS_BETTER, *NEAREST_ZERO):
         values = [row.get(column) for row in rows if isinstance(row.get(column), int | float)]
         if len(values) > 1:
-            best[column] = min(values) if column in LOWER_IS_BETTER else max(values)
+            best[column] = min(values, key=abs) if column in NEAREST_ZERO else (
+                min(values) if column in LOWER_IS_BETTER else max(values))  # fmt: skip
     lines = [
         "| " + " | ".join(columns) + " |",
         "|" + "|".join("---" if c == "variant" or c == "source" else "---:" for c in columns) + "|",

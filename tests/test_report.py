@@ -60,6 +60,16 @@ def test_markdown_summary_marks_the_best_of_each_column():
     assert l2.count("**") == 2 * 7 and baseline.count("**") == 2 * 4
 
 
+def test_the_gap_nearest_zero_is_the_best_not_the_most_negative():
+    """Validation loss under the training loss (training labels made noisy) is a gap too."""
+    rows = report.summary_table([("wide", run(0, [0.5, 0.6], [0.4, 0.1]), True),
+                                 ("near", run(1, [0.5, 0.3], [0.4, 0.2]), True),
+                                 ("under", run(2, [0.5, 0.2], [0.4, 0.35]), True)])  # fmt: skip
+    assert [round(r["gap"], 2) for r in rows] == [0.5, 0.1, -0.15]
+    table = report.markdown_table(rows).splitlines()
+    assert "**0.1000**" in table[3] and "**-0.1500**" not in table[4]
+
+
 def test_a_surprising_variant_says_why():
     learned = run(0, [2.3] * 3, [2.3] * 3)
     learned = type(learned)(**{**learned.__dict__, "history": tuple(

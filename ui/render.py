@@ -237,7 +237,8 @@ def summary_section(entries: Sequence[tuple[str, Run, bool]], classes: int) -> N
     st.subheader("Summary")
     st.markdown(report.markdown_table(report.summary_table(entries)))
     caption = (
-        "Best of each column in bold. Gap: final validation minus final training data loss. "
+        "Best of each column in bold. Gap: final validation minus final training data loss "
+        "(the one nearest zero in bold). "
         "Test scores are the final weights on the held-out test split, never used for "
         "choosing anything."
     )
