@@ -25,11 +25,6 @@ def summary_row(label: str, run: Run, cached: bool) -> dict[str, Any]:
     last = run.history[-1]
     val_losses = [r["val_loss"] for r in run.history if r["val_loss"] is not None]
     val_accs = [r["val_accuracy"] for r in run.history if r.get("val_accuracy") is not None]
-    gap = (
-        last["val_loss"] - last["loss"]
-        if last["val_loss"] is not None and last["loss"] is not None
-        else None
-    )
     row = {
         "variant": label,
         "final val loss": last["val_loss"],
@@ -38,7 +33,7 @@ def summary_row(label: str, run: Run, cached: bool) -> dict[str, Any]:
         "best val acc": max(val_accs) if val_accs else None,
         "test loss": run.test.get("loss"),
         "test acc": run.test.get("accuracy"),
-        "gap": gap,
+        "gap": metrics.gap(run.history),
         "best epoch": metrics.best_validation_epoch(run.history),
     }
     stop = early_stop(run)
