@@ -48,9 +48,11 @@ READING = 2.0  # seconds between a page showing a new structure and Run
 L2_STEPS = ("3e-4", "3e-3", "1e-2", "3e-2", "1e-4")  # never the default (1e-3)
 # The pictures themselves, not their heading: seven Vega views drawn on the page.
 SEVEN_PICTURES = "document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= 7"
-# Epochs are in: the live view's progress shows, and the "on its way" note has gone.
-TRAINING = ("document.body.innerText.includes('% of epochs') && "
-            "!document.body.innerText.includes('The first epoch is on its way')")  # fmt: skip
+# Epochs are in: the live view's progress shows, and the "on its way" note has gone; or the
+# whole comparison is, when a warm loop trained it before the page's next poll.
+TRAINING = ("(document.body.innerText.includes('% of epochs') && "
+            "!document.body.innerText.includes('The first epoch is on its way')) || "
+            "document.body.innerText.includes('All cached')")  # fmt: skip
 RUN = re.compile(r"^Run \(\d+ to train\)$")
 
 
