@@ -54,6 +54,7 @@ BN_MOMENTUM, BN_EPSILON = 0.99, 1e-3  # Keras's BatchNormalization defaults
 # draw several times per call (one seed value each): they get AUGMENT_DRAWS values per step.
 STEP_SPACE = 2**16
 AUGMENT_DRAWS = 4
+HEAVY_STEP = 20_000_000  # multiply-adds of a training step, about 1 ms of a core: heavy()
 
 
 # --- which layers, with which values per branch --------------------------------------------
@@ -116,6 +117,7 @@ class Design:
     own_windows: bool
     l1: bool  # some branch has an L1 (L2) penalty: the graph computes it
     l2: bool
+    heavy: bool  # see heavy(): the optimizer update is compiled with XLA
 
     @classmethod
     def of(cls, specs: Sequence[ExperimentSpec], info: DatasetInfo, own_windows: bool) -> Design:
@@ -124,7 +126,17 @@ class Design:
         slots = tuple((i, layer) for i, layer in enumerate(full)
                       if not _is_switch(layer) or i in used)  # fmt: skip
         return cls(slots, tuple(info.input_shape), specs[0].optimizer, len(specs), own_windows,
-                   any(s.l1 for s in specs), any(s.l2 for s in specs))  # fmt: skip
+                   any(s.l1 for s in specs), any(s.l2 for s in specs),
+                   heavy(specs, info))  # fmt: skip
+
+
+def heavy(specs: Sequence[ExperimentSpec], info: DatasetInfo) -> bool:
+    """Whether a step of these branches (of one shape) is heavy: HEAVY_STEP multiply-adds
+    or more. A heavy stack earns what costs tracing time before its first epoch: XLA for
+    its optimizer update (one pass over each large variable) and, on a CPU, a stack per core
+    (core.training). A light one would only start later (moons' 128-wide network: 0.4 s
+    for the XLA update, 0.9 s for another stack) and save nothing per epoch."""
+    return 3 * specs[0].batch_size * sum(parameter_count(s, info) for s in specs) >= HEAVY_STEP
 
 
 def _output_shape(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -268,7 +280,8 @@ class Stack:
         self.l1, self.l2, self.learning_rate = variable(()), variable(()), variable(())
         self.alive = tf.Variable(tf.ones([b], tf.bool), trainable=False)
         self.optimizer = StackedOptimizer(tf, design.optimizer, self.trainable)
-        self._update = tf.function(self._penalised_update, jit_compile=True, autograph=False)
+        self._update = tf.function(self._penalised_update, jit_compile=design.heavy,
+                                   autograph=False)  # fmt: skip
         self.pipelines = self._pipelines(keras)
 
     def _pipelines(self, keras) -> dict[int, list]:
@@ -517,7 +530,8 @@ class Stack:
     def _penalised_update(self, grads, update):
         """The L1/L2 penalty's gradient (Keras's regularizers: l1 * sign(w) + l2 * 2w) added
         to the data loss's, then one optimizer step of the branches `update` marks.
-        Compiled with XLA, so that each variable's update is one pass over its memory."""
+        Compiled with XLA in a heavy stack (heavy()), so that each large variable's update
+        is one pass over its memory."""
         tf = self.tf
         total = []
         for variable, grad in zip(self.trainable, grads, strict=True):

@@ -65,6 +65,7 @@ from core.stacked import (
     STEP_SPACE,
     Design,
     Stack,
+    heavy,
     kernel_names,
     parameter_count,
     per_example,
@@ -77,7 +78,6 @@ EVAL_TRAIN_MAX = 10_000  # inference-mode training metrics use at most this many
 EVAL_BATCH = 1024
 CHUNK_SECONDS = 0.5  # report progress about this often
 STOP_POLL_SECONDS = 0.2  # how often a thread asks should_stop() during a compiled call
-SPLIT_WORK = 20_000_000  # multiply-adds of a step (about 1 ms of a core) that a stack is cut at
 ROOM_MAX = 16_384  # training pools up to this size may get room to grow (pool_room)
 ROOM_WASTE = 0.05  # ...where measuring the room costs at most this much more
 MAX_LOOPS = 24  # warm loops a process keeps, ~65 MB each: the offline defaults, then requests
@@ -399,11 +399,9 @@ def _parts(specs: Sequence[ExperimentSpec], info) -> int:
     """Into how many stacks branches of one shape are cut, run side by side: on a CPU each
     op is single-threaded (core.runtime), so one stack's batched matmul keeps one core busy
     while the others wait (digits' comparison: an epoch 20-40% shorter on 2 cores, cut in
-    two). Only where a step is heavy enough to pay for tracing another stack (moons' small
-    network: 0.9 s more before the first epoch, nothing saved per epoch). On a GPU, one
-    batched op fills it best."""
-    work = 3 * specs[0].batch_size * sum(parameter_count(s, info) for s in specs)
-    return parallel_stacks() if work >= SPLIT_WORK else 1
+    two). Only where a step is heavy enough to pay for tracing another stack
+    (core.stacked.heavy). On a GPU, one batched op fills it best."""
+    return parallel_stacks() if heavy(specs, info) else 1
 
 
 def _cut(members: list[int], parts: int) -> list[list[int]]:

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core import datasets, metrics, training
+from core import datasets, metrics, stacked, training
 from core.spec import (
     DEFAULT_VARIANTS,
     VARIANTS,
@@ -34,11 +34,14 @@ def curves(run, fields=FIELDS):
     return np.array([[r[f] for f in fields] + r["norms"] for r in run.history], dtype=float)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
-def test_loop_matches_keras_fit_and_reports_the_penalty_apart(optimizer):
+@pytest.mark.parametrize("optimizer,xla", [("adam", False), ("adam", True), ("sgd", True),
+                                           ("rmsprop", True)])  # fmt: skip
+def test_loop_matches_keras_fit_and_reports_the_penalty_apart(monkeypatch, optimizer, xla):
     """Reference: Keras's fit and evaluate, with every layer the loop reimplements (Dense,
-    activations, BatchNorm, Dropout, Gaussian noise, L1 + L2) and Keras's own optimizer.
+    activations, BatchNorm, Dropout, Gaussian noise, L1 + L2) and Keras's own optimizer,
+    its update compiled with XLA (a heavy stack's) or not (a light one's).
     Keras adds the penalty to loss and val_loss; ours are data losses, the penalty apart."""
+    monkeypatch.setattr(stacked, "HEAVY_STEP", 0 if xla else 10**12)
     spec = replace(IRIS, l2=1e-2, l1=1e-3, batchnorm=True, dropout=0.3, augment="light",
                    optimizer=optimizer, learning_rate=3e-3)  # fmt: skip
 
@@ -140,10 +143,12 @@ def test_same_spec_and_seed_give_the_same_history_on_the_cpu():
 def test_each_fused_branch_matches_the_variant_trained_alone(monkeypatch, parts):
     """Every knob that lives inside a branch: the named variants, L1, a seed, label noise,
     a smaller training set (a learning curve's ragged branches), fewer epochs (a prefix of
-    a longer branch) and early stopping's patience; in one stack (a GPU) and cut into a
-    stack per core (a CPU with 3 cores), whatever this machine has."""
+    a longer branch) and early stopping's patience; in one stack with a plain update, and
+    cut into a stack per core (a CPU with 3 cores) with XLA updates, whatever this machine
+    has."""
     monkeypatch.setattr(training, "parallel_stacks", lambda: parts)
-    monkeypatch.setattr(training, "SPLIT_WORK", 0)  # cut even this small network's steps
+    # Cut, the small network's steps count as heavy: its updates compile with XLA too.
+    monkeypatch.setattr(stacked, "HEAVY_STEP", 20_000_000 if parts == 1 else 0)
     base = replace(IRIS, epochs=6)
     specs = [make_variant(base, v) for v in VARIANTS] + [
         replace(base, seed=9),
