@@ -140,7 +140,8 @@ def matmuls_alone(case: str) -> dict:
     for spec in specs:
         stacks.setdefault(stack_key(spec, data.info), []).append(spec)
     n = max(data.train_count(s.train_size) for s in specs)
-    batch, steps = min(specs[0].batch_size, n), -(-n // min(specs[0].batch_size, n))
+    batch = min(specs[0].batch_size, n)
+    steps = -(-n // batch)
     measured = min(n, EVAL_TRAIN_MAX) + len(data.y_val) + len(data.y_test)
     chunks = -(-measured // EVAL_BATCH)
     chunk = -(-measured // chunks)
